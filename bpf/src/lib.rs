@@ -1,0 +1,14 @@
+//! palisade's BPF objects and the Rust mirrors of the records they emit.
+//!
+//! Every `src/*.bpf.c` becomes a skeleton module here; `palisade.h` is the single source of the
+//! record layouts, mirrored in [`events`].
+
+#![allow(clippy::all)]
+
+pub mod events;
+
+/// Process lifecycle tracepoints (exec, fork, exit): load on any kernel with BTF.
+#[allow(missing_docs, non_camel_case_types, non_snake_case, unused_qualifications)]
+pub mod process {
+    include!(concat!(env!("OUT_DIR"), "/process.skel.rs"));
+}

@@ -1,0 +1,1 @@
+//! Container runtime integration: NRI protocol and plugin lifecycle, OCI hook state parsing.
