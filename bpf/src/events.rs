@@ -52,7 +52,7 @@ pub struct Hdr {
 
 /// `struct pal_creds`.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Creds {
     pub uid: u32,
     pub gid: u32,

@@ -40,7 +40,6 @@ struct exec_buf {
 
 struct heap {
 	struct exec_buf exec;
-	struct pal_path_scratch scratch;
 };
 
 struct {
@@ -109,13 +108,18 @@ static __always_inline __u64 group_ktime(struct task_struct *t, __u32 tgid, bool
 	return BPF_CORE_READ(t, group_leader, start_time);
 }
 
-/* Copy a walked path into dst; returns bytes copied. */
-static __always_inline __u32 copy_walked(char *dst, struct pal_path_scratch *s, struct pal_walked *w)
+/* Resolves a path and copies it into dst; returns bytes copied (0 on failure). */
+static __always_inline __u32 copy_path(char *dst, struct dentry *dentry, struct vfsmount *mnt, bool *truncated)
 {
-	__u32 len = w->len & (PAL_PATH_MAX - 1);
+	struct pal_walked w = {};
+	struct pal_path_scratch *s = pal_walk_path(dentry, mnt, &w);
+	__u32 len = w.len & (PAL_PATH_MAX - 1);
 
+	*truncated = w.truncated;
+	if (!s)
+		return 0;
 	if (len)
-		bpf_probe_read_kernel(dst, len, &s->buf[w->off & (PAL_PATH_MAX - 1)]);
+		bpf_probe_read_kernel(dst, len, &s->buf[w.off & (PAL_PATH_MAX - 1)]);
 	return len;
 }
 
@@ -133,7 +137,7 @@ int BPF_PROG(pal_exec, struct task_struct *task, pid_t old_pid, struct linux_bin
 	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
 	__u32 ppid = BPF_CORE_READ(parent, tgid);
 	bool miss = false;
-	struct pal_walked w = {};
+	bool trunc = false;
 	__u32 off = 0;
 
 	e->flags = 0;
@@ -170,10 +174,9 @@ int BPF_PROG(pal_exec, struct task_struct *task, pid_t old_pid, struct linux_bin
 	e->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 
 	/* binary: the opened file, resolved against the mount namespace root */
-	pal_walk_path(BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt), &h->scratch, &w);
-	if (w.truncated)
+	off = copy_path(data, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt), &trunc);
+	if (trunc)
 		e->flags |= PAL_F_TRUNC_PATH;
-	off = copy_walked(data, &h->scratch, &w);
 	e->path_len = off;
 
 	/* argv, straight from the new mm: the kernel has just written it */
@@ -194,11 +197,10 @@ int BPF_PROG(pal_exec, struct task_struct *task, pid_t old_pid, struct linux_bin
 
 	/* cwd */
 	struct fs_struct *fs = BPF_CORE_READ(task, fs);
-	pal_walk_path(BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt), &h->scratch, &w);
-	if (w.truncated)
-		e->flags |= PAL_F_TRUNC_CWD;
 	off &= (2 * PAL_PATH_MAX - 1);
-	e->cwd_len = copy_walked(&data[off], &h->scratch, &w);
+	e->cwd_len = copy_path(&data[off], BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt), &trunc);
+	if (trunc)
+		e->flags |= PAL_F_TRUNC_CWD;
 	off += e->cwd_len;
 
 	struct pal_proc p = { .exec_ktime = now, .parent_ktime = e->parent_ktime, .ppid = ppid };

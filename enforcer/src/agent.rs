@@ -1,0 +1,230 @@
+//! `palisade agent`: loads the sensors, drains the ring buffer in a tokio task, renders and
+//! exports events, and serves the local API.
+
+use std::{
+    mem::MaybeUninit,
+    os::fd::{AsRawFd, RawFd},
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+
+use anyhow::{Context, Result};
+use libbpf_rs::{MapHandle, RingBufferBuilder};
+use serde::Serialize;
+use tokio::{io::unix::AsyncFd, sync::broadcast};
+
+use crate::{
+    containers::ContainerRegistry,
+    events::{
+        export::{Exporter, Sink},
+        render::Renderer,
+    },
+    kernel::{self, KernelFeatures},
+    process::{cache::ProcessCache, procfs, record},
+    sensors,
+};
+
+/// Bound of the process cache: running processes tracked (matches the kernel map size).
+pub const MAX_LIVE_PROCESSES: usize = 65_536;
+/// Bound of the process cache: exited processes retained for late records.
+pub const MAX_EXITED_PROCESSES: usize = 4_096;
+/// Lines queued to the export sink before drops are counted.
+pub const EXPORT_QUEUE: usize = 65_536;
+/// Lines buffered per `palisade events` subscriber before it lags (and is told how much).
+pub const SUBSCRIBER_QUEUE: usize = 16_384;
+
+/// Agent settings (from flags and the config file).
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// Node name in events (default: hostname).
+    pub node_name: String,
+    /// Export sink, if any.
+    pub export: Option<Sink>,
+    /// Local API socket.
+    pub api_socket: PathBuf,
+    /// Policy directory.
+    pub policy_dir: Option<PathBuf>,
+    /// NRI socket (None = do not connect).
+    pub nri_socket: Option<PathBuf>,
+}
+
+/// Userspace counters (kernel counters come from the stats map).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Records that failed to decode.
+    pub decode_errors: AtomicU64,
+    /// Events produced.
+    pub events: AtomicU64,
+}
+
+/// State shared between the drain loop, the API and the runtime integration.
+pub struct Shared {
+    /// What the kernel allows.
+    pub features: KernelFeatures,
+    /// Containers by cgroup id.
+    pub containers: Arc<ContainerRegistry>,
+    /// Renderer and process cache.
+    pub renderer: Mutex<Renderer>,
+    /// Userspace counters.
+    pub counters: Counters,
+    /// Kernel counters map.
+    pub kernel_stats: MapHandle,
+    /// Live event stream for API subscribers.
+    pub events_tx: broadcast::Sender<Arc<str>>,
+    /// Export sink.
+    pub exporter: Option<Exporter>,
+}
+
+/// The status report (`palisade status -o json`).
+#[derive(Debug, Serialize)]
+pub struct Status {
+    /// Kernel facts.
+    pub kernel: KernelFeatures,
+    /// Kernel-side counters.
+    pub kernel_counters: sensors::process::KernelCounters,
+    /// Events produced by the agent.
+    pub events: u64,
+    /// Records that failed to decode.
+    pub decode_errors: u64,
+    /// Lines the export sink dropped.
+    pub export_dropped: u64,
+    /// Lines written by the export sink.
+    pub export_written: u64,
+    /// Process cache counters and bounds.
+    pub process_cache: crate::process::cache::CacheStats,
+    /// Bound on running processes tracked.
+    pub process_cache_max_live: usize,
+    /// Containers tracked.
+    pub containers: usize,
+}
+
+impl Shared {
+    /// A status snapshot.
+    pub fn status(&self) -> Status {
+        Status {
+            kernel: self.features.clone(),
+            kernel_counters: sensors::process::counters(&self.kernel_stats).unwrap_or_default(),
+            events: self.counters.events.load(Ordering::Relaxed),
+            decode_errors: self.counters.decode_errors.load(Ordering::Relaxed),
+            export_dropped: self.exporter.as_ref().map_or(0, Exporter::dropped),
+            export_written: self.exporter.as_ref().map_or(0, Exporter::written),
+            process_cache: self.renderer.lock().unwrap_or_else(|e| e.into_inner()).cache_stats(),
+            process_cache_max_live: MAX_LIVE_PROCESSES,
+            containers: self.containers.len(),
+        }
+    }
+
+    /// Handles one raw ring-buffer record: decode, render, export, publish.
+    pub fn on_bytes(&self, bytes: &[u8]) {
+        let rec = match record::decode(bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                self.counters.decode_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("dropping record: {e}");
+                return;
+            }
+        };
+        let ev = self.renderer.lock().unwrap_or_else(|e| e.into_inner()).on_record(rec);
+        if let Some(ev) = ev {
+            self.publish(&ev);
+        }
+    }
+
+    /// Exports and broadcasts an event.
+    pub fn publish(&self, ev: &crate::events::model::Envelope) {
+        let line: Arc<str> = match serde_json::to_string(ev) {
+            Ok(s) => s.into(),
+            Err(e) => {
+                tracing::warn!("event not serializable: {e}");
+                return;
+            }
+        };
+        self.counters.events.fetch_add(1, Ordering::Relaxed);
+        if let Some(ex) = &self.exporter {
+            ex.send(Arc::clone(&line));
+        }
+        // no subscriber is not an error
+        let _ = self.events_tx.send(line);
+    }
+}
+
+struct Fd(RawFd);
+impl AsRawFd for Fd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
+/// Hostname, for `node_name`.
+pub fn hostname() -> String {
+    nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into())
+}
+
+/// Runs the agent until SIGINT/SIGTERM.
+pub async fn run(opts: AgentOptions) -> Result<()> {
+    let features = kernel::probe();
+    tracing::info!(release = %features.release, lsm = ?features.lsm_list, "kernel probed");
+    let mut obj = MaybeUninit::uninit();
+    let skel = sensors::process::load(&mut obj)?;
+    let containers = Arc::new(ContainerRegistry::default());
+    let mut renderer = Renderer::new(
+        opts.node_name.clone(),
+        ProcessCache::new(MAX_LIVE_PROCESSES, MAX_EXITED_PROCESSES),
+        Arc::clone(&containers),
+    );
+    let cg_root = features.cgroup.as_ref().map(|c| PathBuf::from(&c.cgroup2_root));
+    renderer.seed(procfs::scan("/proc".as_ref(), cg_root.as_deref()));
+    let exporter = opts.export.clone().map(|s| Exporter::start(s, EXPORT_QUEUE)).transpose().context("export sink")?;
+    let (events_tx, _) = broadcast::channel(SUBSCRIBER_QUEUE);
+    let shared = Arc::new(Shared {
+        features,
+        containers,
+        renderer: Mutex::new(renderer),
+        counters: Counters::default(),
+        kernel_stats: sensors::process::stats_handle(&skel)?,
+        events_tx,
+        exporter,
+    });
+
+    let api = crate::api::server::serve(opts.api_socket.clone(), Arc::clone(&shared)).await?;
+
+    let sh = Arc::clone(&shared);
+    let mut rbb = RingBufferBuilder::new();
+    rbb.add(&skel.maps.events, move |data: &[u8]| {
+        sh.on_bytes(data);
+        0
+    })?;
+    let rb = rbb.build()?;
+    // SAFETY: the epoll fd belongs to `rb`, which outlives `afd` (both live to the end of this fn).
+    let afd = unsafe { AsyncFd::register_with_interest(Fd(rb.epoll_fd()), tokio::io::Interest::READABLE)? };
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tracing::info!(socket = %opts.api_socket.display(), "palisade agent running");
+    eprintln!("palisade agent running (api {}); Ctrl-C to stop", opts.api_socket.display());
+    loop {
+        tokio::select! {
+            guard = afd.readable() => {
+                let mut guard = guard?;
+                rb.consume()?;
+                guard.clear_ready();
+            }
+            _ = tokio::time::sleep(Duration::from_millis(200)) => { rb.consume()?; }
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+        }
+    }
+    rb.consume()?;
+    api.abort();
+    let _ = std::fs::remove_file(&opts.api_socket);
+    drop(afd);
+    drop(rb);
+    if let Some(shared) = Arc::into_inner(shared) {
+        if let Some(ex) = shared.exporter {
+            ex.close().context("flushing export sink")?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! `palisade status`: asks the agent, or reports the kernel alone when no agent runs.
+
+use std::path::Path;
+
+use anyhow::Result;
+use serde_json::Value;
+
+use crate::{api, kernel};
+
+/// `palisade status` flags.
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// Output format: `text` or `json`.
+    #[arg(short, long, default_value = "text", value_parser = ["text", "json"])]
+    output: String,
+}
+
+/// Prints the status; exit code 0 with an agent, 3 without one (kernel facts still printed).
+pub async fn run(socket: &Path, a: StatusArgs) -> Result<i32> {
+    let (status, code) = match api::client::connect(socket).await {
+        Ok(mut c) => {
+            let json = c.status(api::pb::Empty {}).await?.into_inner().json;
+            (serde_json::from_str::<Value>(&json)?, 0)
+        }
+        Err(e) => {
+            eprintln!("palisade: {e:#}; showing kernel facts only");
+            (serde_json::json!({ "agent": "not running", "kernel": kernel::probe() }), 3)
+        }
+    };
+    if a.output == "json" {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", render_text(&status));
+    }
+    Ok(code)
+}
+
+fn yes(v: &Value) -> &'static str {
+    if v.as_bool().unwrap_or(false) { "yes" } else { "no" }
+}
+
+/// Human-readable status.
+fn render_text(s: &Value) -> String {
+    let k = &s["kernel"];
+    let mut out = String::new();
+    let mut line = |l: String| {
+        out.push_str(&l);
+        out.push('\n');
+    };
+    line(format!("kernel          {}", k["release"].as_str().unwrap_or("?")));
+    line(format!("BTF             {}", yes(&k["btf"])));
+    let lsms: Vec<&str> = k["lsm_list"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    line(format!("LSMs            {}", if lsms.is_empty() { "(unknown)".into() } else { lsms.join(",") }));
+    line(format!("bpf LSM active  {}", yes(&k["bpf_lsm_active"])));
+    line(format!("kprobes         {}", yes(&k["kprobes"])));
+    if let Some(cg) = k.get("cgroup").filter(|c| !c.is_null()) {
+        line(format!(
+            "cgroup2         {} ({})",
+            cg["cgroup2_root"].as_str().unwrap_or("?"),
+            cg["mode"].as_str().unwrap_or("?")
+        ));
+    } else {
+        line("cgroup2         not mounted".into());
+    }
+    if let Some(mech) = s.get("mechanisms").and_then(Value::as_array) {
+        line("enforcement:".into());
+        for m in mech {
+            line(format!("  {:<14} {}", m["hooks"].as_str().unwrap_or("?"), m["summary"].as_str().unwrap_or("?")));
+        }
+    }
+    if s.get("agent").and_then(Value::as_str) == Some("not running") {
+        line("agent           not running".into());
+        return out;
+    }
+    let kc = &s["kernel_counters"];
+    line(format!("events          {} (kernel records {})", s["events"], kc["events"]));
+    line(format!(
+        "drops           ring buffer {}, export {}, undecodable {}",
+        kc["ringbuf_drops"], s["export_dropped"], s["decode_errors"]
+    ));
+    let pc = &s["process_cache"];
+    line(format!(
+        "processes       {} live (max {}), {} exited kept, {} evicted, {} reaped",
+        pc["live"], s["process_cache_max_live"], pc["exited"], pc["evicted"], pc["reaped"]
+    ));
+    line(format!("containers      {}", s["containers"]));
+    out
+}

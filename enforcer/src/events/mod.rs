@@ -1,0 +1,8 @@
+//! Events: the exported model, rendering from kernel records, output formats and sinks.
+
+pub mod clock;
+pub mod compact;
+pub mod export;
+pub mod filter;
+pub mod model;
+pub mod render;

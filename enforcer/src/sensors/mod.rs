@@ -1,0 +1,3 @@
+//! BPF sensors owned by the agent (observability; enforcement lives in `enforce`).
+
+pub mod process;
