@@ -125,8 +125,9 @@ where
         sync: Mutex::new(SyncParts::default()),
         expects_sync: reg.expects_sync,
     });
-    let writer = tokio::spawn(write_loop(wr, out_rx));
-    let mut reader = tokio::spawn(read_loop(rd, Arc::clone(&shared)));
+    // Owned by this future: dropping it (cancelling run_plugin) must close the connection.
+    let _writer = AbortOnDrop(tokio::spawn(write_loop(wr, out_rx)));
+    let mut reader = AbortOnDrop(tokio::spawn(read_loop(rd, Arc::clone(&shared))));
 
     // Serve conn 1 (the reader is already running) before asking to register: the runtime
     // calls Configure as soon as it accepted the registration, possibly before replying to it.
@@ -136,12 +137,12 @@ where
     };
     let registered = tokio::select! {
         r = shared.call("RegisterPlugin", request.encode_to_vec(), reg.timeout) => r,
-        r = &mut reader => Err(flatten(r).err().unwrap_or(NriError::Closed { truncated: false })),
+        r = &mut reader.0 => Err(flatten(r).err().unwrap_or(NriError::Closed { truncated: false })),
     };
     let result = match registered {
         Ok(resp) if resp.code() == code::OK => {
             debug!(name = %reg.name, idx = %reg.idx, "RegisterPlugin accepted");
-            flatten((&mut reader).await)
+            flatten((&mut reader.0).await)
         }
         Ok(resp) => {
             let s = resp.status.unwrap_or_default();
@@ -152,9 +153,15 @@ where
         }
         Err(e) => Err(e),
     };
-    reader.abort();
-    writer.abort();
     result
+}
+
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn flatten(r: Result<Result<(), NriError>, tokio::task::JoinError>) -> Result<(), NriError> {
