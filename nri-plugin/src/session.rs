@@ -429,3 +429,280 @@ async fn stop_container(shared: &Shared, req: &ttrpc::Request) -> Result<Vec<u8>
         .await;
     Ok(api::StopContainerResponse {}.encode_to_vec())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The plugin side against a scripted runtime over an in-memory stream: the parts of the
+    //! protocol containerd never exercises on its own (unknown methods, malformed payloads,
+    //! split sync, frame limits in both directions).
+
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use tokio::io::DuplexStream;
+
+    struct Refuser {
+        synced: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl ContainerHandler for Refuser {
+        async fn start_container(&self, c: &ContainerInfo) -> Result<(), String> {
+            if c.name == "bad" {
+                Err("refused".into())
+            } else {
+                Ok(())
+            }
+        }
+        async fn remove_container(&self, _id: &str) {}
+        async fn synchronize(&self, containers: &[ContainerInfo]) {
+            self.synced.store(containers.len(), Ordering::SeqCst);
+        }
+    }
+
+    /// The runtime end: frames in and out, ttrpc messages per conn.
+    struct Runtime {
+        io: DuplexStream,
+        frames: FrameDecoder,
+        conns: HashMap<u32, MessageDecoder>,
+        largest_frame: usize,
+        next_stream: u32,
+    }
+
+    impl Runtime {
+        async fn recv(&mut self) -> (u32, Message) {
+            loop {
+                for (conn, dec) in self.conns.iter_mut() {
+                    if let Some(m) = dec.next_message().unwrap() {
+                        return (*conn, m);
+                    }
+                }
+                if let Some(f) = self.frames.next_frame().unwrap() {
+                    self.largest_frame = self.largest_frame.max(f.payload.len());
+                    self.conns.entry(f.conn).or_default().push(&f.payload);
+                    continue;
+                }
+                let mut buf = [0u8; 8192];
+                let n = self.io.read(&mut buf).await.unwrap();
+                assert!(n > 0, "plugin closed the connection");
+                self.frames.push(&buf[..n]);
+            }
+        }
+
+        async fn send(&mut self, conn: u32, msg: Message, frame_size: usize) {
+            let bytes = msg.encode().unwrap();
+            let mut wire = Vec::new();
+            for chunk in bytes.chunks(frame_size) {
+                wire.extend_from_slice(&conn.to_be_bytes());
+                wire.extend_from_slice(&(chunk.len() as u32).to_be_bytes());
+                wire.extend_from_slice(chunk);
+            }
+            self.io.write_all(&wire).await.unwrap();
+        }
+
+        /// Calls a Plugin method; big frames on purpose (the runtime may send any size).
+        async fn call(&mut self, method: &str, payload: Vec<u8>) -> Response {
+            let id = self.next_stream;
+            self.next_stream += 2;
+            let req = ttrpc::Request {
+                service: api::PLUGIN_SERVICE.into(),
+                method: method.into(),
+                payload,
+                ..Default::default()
+            };
+            self.send(
+                PLUGIN_SERVICE_CONN,
+                Message {
+                    stream_id: id,
+                    kind: MessageType::Request,
+                    body: req.encode_to_vec(),
+                },
+                1 << 20,
+            )
+            .await;
+            let (conn, m) = self.recv().await;
+            assert_eq!(
+                (conn, m.kind, m.stream_id),
+                (PLUGIN_SERVICE_CONN, MessageType::Response, id)
+            );
+            Response::decode(m.body.as_slice()).unwrap()
+        }
+    }
+
+    fn container(id: &str, name: &str) -> api::Container {
+        api::Container {
+            id: id.into(),
+            name: name.into(),
+            pid: 9,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn handshake_events_and_error_statuses() {
+        let (plugin_end, runtime_end) = tokio::io::duplex(1 << 16);
+        let handler = Arc::new(Refuser {
+            synced: AtomicUsize::new(0),
+        });
+        // A name longer than one frame: the registration request must be cut into ≤4096-byte frames.
+        let reg = Registration {
+            name: "n".repeat(10_000),
+            idx: "42".into(),
+            timeout: Duration::from_secs(5),
+            expects_sync: true,
+        };
+        let session = tokio::spawn({
+            let handler: Arc<dyn ContainerHandler> = handler.clone();
+            async move { run_session(plugin_end, &reg, handler).await }
+        });
+        let mut rt = Runtime {
+            io: runtime_end,
+            frames: FrameDecoder::default(),
+            conns: HashMap::new(),
+            largest_frame: 0,
+            next_stream: 1,
+        };
+
+        let (conn, m) = rt.recv().await;
+        assert_eq!(
+            (conn, m.kind, m.stream_id),
+            (RUNTIME_SERVICE_CONN, MessageType::Request, 1)
+        );
+        let req = ttrpc::Request::decode(m.body.as_slice()).unwrap();
+        assert_eq!(
+            (req.service.as_str(), req.method.as_str()),
+            (api::RUNTIME_SERVICE, "RegisterPlugin")
+        );
+        let r = api::RegisterPluginRequest::decode(req.payload.as_slice()).unwrap();
+        assert_eq!((r.plugin_name.len(), r.plugin_idx.as_str()), (10_000, "42"));
+        // Configure before the RegisterPlugin reply, as the runtime may do.
+        let resp = rt
+            .call(
+                "Configure",
+                api::ConfigureRequest::default().encode_to_vec(),
+            )
+            .await;
+        assert_eq!(
+            api::ConfigureResponse::decode(resp.payload.as_slice())
+                .unwrap()
+                .events,
+            EVENT_MASK
+        );
+        assert_eq!(EVENT_MASK & !api::VALID_EVENTS, 0);
+        rt.send(
+            RUNTIME_SERVICE_CONN,
+            Message {
+                stream_id: 1,
+                kind: MessageType::Response,
+                body: Response::ok(vec![]).encode_to_vec(),
+            },
+            4096,
+        )
+        .await;
+
+        // Split sync: a `more` part is acknowledged with `more`, the handler sees the whole list once.
+        let part = |ids: &[&str], more| {
+            api::SynchronizeRequest {
+                pods: vec![],
+                containers: ids.iter().map(|i| container(i, "x")).collect(),
+                more,
+            }
+            .encode_to_vec()
+        };
+        let resp = rt.call("Synchronize", part(&["a", "b"], true)).await;
+        assert!(
+            api::SynchronizeResponse::decode(resp.payload.as_slice())
+                .unwrap()
+                .more
+        );
+        assert_eq!(handler.synced.load(Ordering::SeqCst), 0);
+        let resp = rt.call("Synchronize", part(&["c"], false)).await;
+        assert!(
+            !api::SynchronizeResponse::decode(resp.payload.as_slice())
+                .unwrap()
+                .more
+        );
+        assert_eq!(handler.synced.load(Ordering::SeqCst), 3);
+
+        let start = |name: &str| {
+            api::StateChangeEvent {
+                event: Event::StartContainer as i32,
+                pod: None,
+                container: Some(container("c1", name)),
+            }
+            .encode_to_vec()
+        };
+        assert_eq!(rt.call("StateChange", start("good")).await.code(), code::OK);
+        let refused = rt.call("StateChange", start("bad")).await;
+        assert_eq!(
+            (refused.code(), refused.status.unwrap().message.as_str()),
+            (code::PERMISSION_DENIED, "refused")
+        );
+        let no_container = api::StateChangeEvent {
+            event: Event::StartContainer as i32,
+            ..Default::default()
+        }
+        .encode_to_vec();
+        assert_eq!(
+            rt.call("StateChange", no_container).await.code(),
+            code::INVALID_ARGUMENT
+        );
+        assert_eq!(
+            rt.call("StateChange", vec![0xff, 0xff]).await.code(),
+            code::INVALID_ARGUMENT
+        );
+        // A large event (64 KiB of args) arriving in one big frame is reassembled.
+        let mut big = container("c2", "good");
+        big.args = vec!["a".repeat(65_536)];
+        let ev = api::StateChangeEvent {
+            event: Event::StartContainer as i32,
+            pod: None,
+            container: Some(big),
+        };
+        assert_eq!(
+            rt.call("StateChange", ev.encode_to_vec()).await.code(),
+            code::OK
+        );
+        let unknown = rt.call("UpdatePodSandbox", vec![]).await;
+        assert_eq!(
+            (unknown.code(), unknown.status.unwrap().message.as_str()),
+            (code::UNIMPLEMENTED, "method UpdatePodSandbox")
+        );
+
+        assert!(
+            rt.largest_frame <= mux::MAX_OUT_PAYLOAD,
+            "plugin sent a {}-byte frame",
+            rt.largest_frame
+        );
+        drop(rt);
+        assert!(
+            session.await.unwrap().is_ok(),
+            "clean close after registration"
+        );
+    }
+
+    #[tokio::test]
+    async fn garbage_on_the_trunk_is_an_error_not_a_panic() {
+        for garbage in [
+            &[0u8, 0, 0, 0, 0, 0, 0, 0][..],
+            &[0, 0, 0, 1, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 1, 9, 0][..],
+        ] {
+            let (plugin_end, mut runtime_end) = tokio::io::duplex(4096);
+            let handler: Arc<dyn ContainerHandler> = Arc::new(Refuser {
+                synced: AtomicUsize::new(0),
+            });
+            let reg = Registration {
+                name: "t".into(),
+                idx: "01".into(),
+                timeout: Duration::from_secs(5),
+                expects_sync: true,
+            };
+            let session = tokio::spawn(async move { run_session(plugin_end, &reg, handler).await });
+            runtime_end.write_all(garbage).await.unwrap();
+            let err = session.await.unwrap().unwrap_err();
+            assert!(
+                matches!(err, NriError::Mux(_) | NriError::Ttrpc { .. }),
+                "{err}"
+            );
+        }
+    }
+}
