@@ -551,7 +551,8 @@ mod tests {
             expects_sync: true,
         };
         let session = tokio::spawn({
-            let handler: Arc<dyn ContainerHandler> = handler.clone();
+            let handler: Arc<dyn ContainerHandler> =
+                Arc::clone(&handler) as Arc<dyn ContainerHandler>;
             async move { run_session(plugin_end, &reg, handler).await }
         });
         let mut rt = Runtime {
