@@ -86,7 +86,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 R=$WORK/root
-mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,etc,proc,sys,dev,tmp,run,root,lab,mnt,var/tmp,.lab/modules}
+mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,etc,proc,sys,dev,tmp,run,root,lab,mnt,var/tmp,var/lib,.lab/modules}
 cp "$BUSYBOX" "$R/bin/busybox"
 mknod -m 600 "$R/dev/console" c 5 1   # the kernel opens it for /init's stdio before devtmpfs exists
 ln -s busybox "$R/bin/sh"
