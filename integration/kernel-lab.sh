@@ -19,7 +19,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 CACHE=${PALISADE_LAB_CACHE:-/var/cache/palisade-lab}
 
-KERNEL=6.12 FILES= MEM=1024 TIMEOUT=300 LSM= MODULES= SMP=2 APPEND= KEEP=0
+KERNEL=6.12 FILES='' MEM=1024 TIMEOUT=300 LSM='' MODULES='' SMP=2 APPEND='' KEEP=0
 BINS=()
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 need() { [ $# -ge 2 ] || { echo "kernel-lab: $1 needs a value" >&2; exit 2; }; }
@@ -47,14 +47,16 @@ log() { echo "kernel-lab: $*" >&2; }
 die() { log "$*"; exit 1; }
 case $KERNEL in 6.1|6.12) ;; *) die "--kernel must be 6.1 or 6.12, not '$KERNEL'" ;; esac
 [ -z "$FILES" ] || [ -d "$FILES" ] || die "--files $FILES is not a directory"
+[ "$(id -u)" = 0 ] || die "must run as root (the initramfs needs a /dev/console node and root-owned files)"
 
 # Kernel: fetch on demand (quick no-op when cached).
 KDIR=$CACHE/$KERNEL
 if [ ! -e "$KDIR/.complete" ]; then
   "$HERE/kernel-lab/fetch-kernels.sh" "$KERNEL" >&2 || die "fetch-kernels.sh $KERNEL failed"
 fi
-VMLINUZ=$(ls "$KDIR"/boot/vmlinuz-* 2>/dev/null | head -n1)
-[ -n "$VMLINUZ" ] || die "no vmlinuz in $KDIR/boot"
+IMAGES=("$KDIR"/boot/vmlinuz-*)
+VMLINUZ=${IMAGES[0]}
+[ -f "$VMLINUZ" ] || die "no vmlinuz in $KDIR/boot"
 KVER=${VMLINUZ##*/vmlinuz-}
 MODDIR=$KDIR/lib/modules/$KVER
 [ -d "$MODDIR" ] || MODDIR=$KDIR/usr/lib/modules/$KVER
@@ -79,6 +81,7 @@ else
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kernel-lab.XXXXXX")
+# shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
   [ -s "$WORK/qpid" ] && kill "$(cat "$WORK/qpid")" 2>/dev/null
   if [ "$KEEP" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
@@ -94,7 +97,7 @@ ln -s busybox "$R/bin/sh"
 # copy_bin PATH: the binary into /usr/local/bin plus its shared libs and loader at their paths.
 copy_bin() {
   local src=$1 lib
-  [ -f "$src" ] && [ -x "$src" ] || die "binary $src does not exist or is not executable"
+  if [ ! -f "$src" ] || [ ! -x "$src" ]; then die "binary $src does not exist or is not executable"; fi
   cp -L "$src" "$R/usr/local/bin/"
   ldd "$src" 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do
     [ -e "$lib" ] || continue
@@ -143,13 +146,13 @@ chmod 755 "$R/init" "$R/.lab/init2"
 # panic=-1 + -no-reboot: a panic ends QEMU at once; oops=panic makes any oops fatal too.
 KARGS="console=ttyS0 quiet panic=-1 oops=panic acpi=off random.trust_cpu=on $LSM_ARG $APPEND"
 START=$EPOCHREALTIME
-STARTED= RC= SAW_END=0
+STARTED='' RC='' SAW_END=0
 log "kernel $KVER, ${LSM_ARG:-no lsm= (kernel default)}, mem ${MEM}M, timeout ${TIMEOUT}s"
 # QEMU runs under timeout(1) (which forwards our TERM to it on cleanup); its pid goes to a file.
 exec 3< <(timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m "$MEM" -smp "$SMP" \
   -nographic -no-reboot -nic none -kernel "$VMLINUZ" -initrd "$WORK/initrd.cpio" \
   -append "$KARGS" </dev/null 2>&1 & echo $! > "$WORK/qpid"; rc=0; wait $! || rc=$?; echo "@@QEMU-EXIT:$NONCE:$rc@@")
-QEXIT= ENDED=
+QEXIT='' ENDED=''
 # Guest output before the start marker is the boot log: kept in a file and shown only if the
 # command never starts. Output after the exit marker (shutdown) goes to stderr.
 while IFS= read -r line <&3 || [ -n "$line" ]; do
@@ -157,10 +160,10 @@ while IFS= read -r line <&3 || [ -n "$line" ]; do
   case $line in
     *"@@LAB-START:$NONCE@@"*) STARTED=$EPOCHREALTIME; continue ;;
     *"@@LAB-EXIT:$NONCE:"*)
-      RC=${line##*@@LAB-EXIT:$NONCE:}; RC=${RC%%@@*}; SAW_END=1; ENDED=$EPOCHREALTIME
+      RC=${line##*@@LAB-EXIT:"$NONCE":}; RC=${RC%%@@*}; SAW_END=1; ENDED=$EPOCHREALTIME
       line=${line%%@@LAB-EXIT:*}; [ -n "$line" ] && printf '%s\n' "$line"
       continue ;;
-    *"@@QEMU-EXIT:$NONCE:"*) QEXIT=${line##*@@QEMU-EXIT:$NONCE:}; QEXIT=${QEXIT%%@@*}; continue ;;
+    *"@@QEMU-EXIT:$NONCE:"*) QEXIT=${line##*@@QEMU-EXIT:"$NONCE":}; QEXIT=${QEXIT%%@@*}; continue ;;
   esac
   if [ -z "$STARTED" ]; then
     printf '%s\n' "$line" >> "$WORK/boot.log"

@@ -9,8 +9,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 OUT=${BYPASS_OUT:-${CARGO_TARGET_DIR:-$ROOT/target}/bypass}
 mkdir -p "$OUT"
-CFLAGS="-O2 -Wall -Wextra -Werror -std=gnu11"
-gcc $CFLAGS -static -o "$OUT/bypass" "$HERE"/src/main.c "$HERE"/src/attacks.c \
+cc() { gcc -O2 -Wall -Wextra -Werror -std=gnu11 "$@"; }
+cc -static -o "$OUT/bypass" "$HERE"/src/main.c "$HERE"/src/attacks.c \
   "$HERE"/src/fixture.c "$HERE"/src/uring.c
-gcc $CFLAGS -o "$OUT/bypass-payload-dyn" "$HERE"/src/payload.c
+cc -o "$OUT/bypass-payload-dyn" "$HERE"/src/payload.c
 echo "$OUT"

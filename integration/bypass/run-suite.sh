@@ -26,7 +26,7 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 BYPASS=${BYPASS:-$HERE/bypass}
-ENTER= CONTROL=1 PROTECTED=1 ONLY= EXPECT=blocked
+ENTER='' CONTROL=1 PROTECTED=1 ONLY='' EXPECT=blocked
 while [ $# -gt 0 ]; do
   case $1 in
     --enter) ENTER=$2; shift 2 ;;
@@ -52,7 +52,7 @@ trap 'rm -rf "$T"' EXIT
 run_attack() {
   prefix=$1 id=$2 pre=$3
   if ! "$BYPASS" setup > "$T/setup" 2>&1; then
-    KIND=ERROR RES="ERROR fixture setup failed: $(cat "$T/setup")" CHANGED= OUT=; return
+    KIND=ERROR RES="ERROR fixture setup failed: $(cat "$T/setup")" CHANGED='' OUT=''; return
   fi
   "$BYPASS" state > "$T/before"
   if [ "$pre" = - ]; then

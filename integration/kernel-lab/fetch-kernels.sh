@@ -52,6 +52,9 @@ fi
 [ "$UPDATE" = 1 ] && apt_update
 
 mkdir -p "$CACHE"
+# Several lab runs may start at once (shared machine, parallel tests): one fetch at a time.
+exec 9> "$CACHE/.lock"
+flock 9
 
 # apt options for the trixie side list (state kept in the cache so it survives between runs).
 SIDE=$CACHE/apt-trixie
