@@ -11,6 +11,8 @@ fn main() {
     let include = manifest.join("include");
     let src = manifest.join("src");
     println!("cargo:rerun-if-changed={}", include.display());
+    // the directory itself, so that a newly added .bpf.c triggers a rebuild
+    println!("cargo:rerun-if-changed={}", src.display());
     for entry in fs::read_dir(&src).expect("read bpf/src") {
         let path = entry.expect("dir entry").path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();

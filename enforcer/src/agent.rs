@@ -5,15 +5,16 @@ use std::{
     mem::MaybeUninit,
     os::fd::{AsRawFd, RawFd},
     path::PathBuf,
+    collections::BTreeSet,
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc, Mutex,
+        Arc, Mutex, RwLock,
     },
     time::Duration,
 };
 
 use anyhow::{Context, Result};
-use libbpf_rs::{MapHandle, RingBufferBuilder};
+use libbpf_rs::{MapCore, MapHandle, RingBufferBuilder};
 use serde::Serialize;
 use tokio::{io::unix::AsyncFd, sync::broadcast};
 
@@ -50,6 +51,8 @@ pub struct AgentOptions {
     pub policy_dir: Option<PathBuf>,
     /// NRI socket (None = do not connect).
     pub nri_socket: Option<PathBuf>,
+    /// Prometheus endpoint.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Userspace counters (kernel counters come from the stats map).
@@ -77,6 +80,14 @@ pub struct Shared {
     pub events_tx: broadcast::Sender<Arc<str>>,
     /// Export sink.
     pub exporter: Option<Exporter>,
+    /// Prometheus counters.
+    pub metrics: crate::metrics::Metrics,
+    /// Kernel process map (for its fill level).
+    pub procs_map: MapHandle,
+    /// Names of the policies the agent holds (annotations may only name these).
+    pub policy_names: RwLock<BTreeSet<String>>,
+    /// NRI registration state, None when NRI is disabled.
+    pub nri_state: Mutex<Option<palisade_nri::ConnectionState>>,
 }
 
 /// The status report (`palisade status -o json`).
@@ -100,6 +111,8 @@ pub struct Status {
     pub process_cache_max_live: usize,
     /// Containers tracked.
     pub containers: usize,
+    /// NRI registration: `registered`, `disconnected` or `disabled`.
+    pub nri: &'static str,
 }
 
 impl Shared {
@@ -115,7 +128,44 @@ impl Shared {
             process_cache: self.renderer.lock().unwrap_or_else(|e| e.into_inner()).cache_stats(),
             process_cache_max_live: MAX_LIVE_PROCESSES,
             containers: self.containers.len(),
+            nri: match *self.nri_state.lock().unwrap_or_else(|e| e.into_inner()) {
+                None => "disabled",
+                Some(palisade_nri::ConnectionState::Registered) => "registered",
+                Some(palisade_nri::ConnectionState::Disconnected) => "disconnected",
+            },
         }
+    }
+
+    /// Records the NRI connection state.
+    pub fn set_nri_state(&self, s: palisade_nri::ConnectionState) {
+        *self.nri_state.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
+    }
+
+    /// Fill level of the kernel maps: (name, entries, capacity).
+    pub fn map_fill(&self) -> Vec<(&'static str, u64, u64)> {
+        let procs = self.procs_map.keys().count() as u64;
+        vec![("procs", procs, u64::from(self.procs_map.max_entries()))]
+    }
+
+    /// Ok when the agent holds a policy named `name`.
+    pub fn check_policy_known(&self, name: &str) -> Result<(), String> {
+        let known = self.policy_names.read().unwrap_or_else(|e| e.into_inner());
+        if known.contains(name) {
+            return Ok(());
+        }
+        let list = if known.is_empty() { "none".to_owned() } else { known.iter().cloned().collect::<Vec<_>>().join(", ") };
+        Err(format!("unknown policy {name:?} (loaded: {list}); refusing to start the container unprotected"))
+    }
+
+    /// Tracks a container (and, with policies, binds them to its cgroup).
+    pub fn bind_container(&self, meta: crate::containers::ContainerMeta) -> Result<(), String> {
+        self.containers.insert(meta);
+        Ok(())
+    }
+
+    /// Forgets a container by runtime id.
+    pub fn unbind_container(&self, id: &str) {
+        self.containers.remove_id(id);
     }
 
     /// Handles one raw ring-buffer record: decode, render, export, publish.
@@ -144,6 +194,7 @@ impl Shared {
             }
         };
         self.counters.events.fetch_add(1, Ordering::Relaxed);
+        self.metrics.event(ev.body.type_name());
         if let Some(ex) = &self.exporter {
             ex.send(Arc::clone(&line));
         }
@@ -188,9 +239,31 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
         kernel_stats: sensors::process::stats_handle(&skel)?,
         events_tx,
         exporter,
+        metrics: crate::metrics::Metrics::default(),
+        procs_map: MapHandle::try_from(&skel.maps.procs).context("procs map handle")?,
+        policy_names: RwLock::new(BTreeSet::new()),
+        nri_state: Mutex::new(None),
     });
 
     let api = crate::api::server::serve(opts.api_socket.clone(), Arc::clone(&shared)).await?;
+    let metrics = match opts.metrics_addr {
+        Some(addr) => Some(crate::metrics::serve(addr, Arc::clone(&shared)).await?),
+        None => None,
+    };
+    let nri = match (&opts.nri_socket, cg_root.as_deref()) {
+        (Some(sock), Some(root)) => {
+            let handler = Arc::new(crate::runtime::NriHandler::new(Arc::clone(&shared), root));
+            let cfg = palisade_nri::PluginConfig::external(sock, "palisade", "10");
+            shared.set_nri_state(palisade_nri::ConnectionState::Disconnected);
+            Some(tokio::spawn(async move {
+                if let Err(e) = palisade_nri::run_plugin(cfg, handler).await {
+                    tracing::error!("NRI plugin stopped: {e}");
+                }
+            }))
+        }
+        (Some(_), None) => anyhow::bail!("NRI needs cgroup v2 mounted (none found in /proc/self/mounts)"),
+        (None, _) => None,
+    };
 
     let sh = Arc::clone(&shared);
     let mut rbb = RingBufferBuilder::new();
@@ -218,6 +291,9 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
     }
     rb.consume()?;
     api.abort();
+    for t in [metrics, nri].into_iter().flatten() {
+        t.abort();
+    }
     let _ = std::fs::remove_file(&opts.api_socket);
     drop(afd);
     drop(rb);

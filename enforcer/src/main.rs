@@ -7,7 +7,9 @@ mod cli_status;
 mod containers;
 mod events;
 mod kernel;
+mod metrics;
 mod process;
+mod runtime;
 mod sensors;
 
 use std::path::PathBuf;
@@ -62,6 +64,9 @@ struct AgentArgs {
     /// containerd NRI socket to register with; `none` disables NRI.
     #[arg(long, value_name = "PATH", default_value = "/var/run/nri/nri.sock")]
     nri_socket: PathBuf,
+    /// Serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9567) at /metrics.
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 fn init_logging(filter: &str) {
@@ -96,6 +101,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 api_socket: cli.socket,
                 policy_dir: a.policy_dir,
                 nri_socket: (a.nri_socket.as_os_str() != "none").then_some(a.nri_socket),
+                metrics_addr: a.metrics_addr,
             })
             .await?;
             Ok(0)
