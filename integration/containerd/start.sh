@@ -31,6 +31,7 @@ if ctr version >/dev/null 2>&1; then
 fi
 
 echo "=== start $(date -u +%FT%T.%NZ)" >>"$CTRD_LOG"
+log_from=$(( $(stat -c %s "$CTRD_LOG") + 1 ))   # readiness lines are looked for in this run's part only
 # setsid: containerd must not die with the shell (or test process) that started it.
 setsid containerd --config "$CTRD_CONFIG" --log-level debug >>"$CTRD_LOG" 2>&1 < /dev/null &
 echo $! >"$CTRD_PID"
@@ -41,7 +42,10 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 ctr version >/dev/null 2>&1 || { echo "start.sh: containerd did not answer within 10 s; see $CTRD_LOG" >&2; exit 1; }
-# The NRI socket is created by the CRI plugin's Run; wait for that too so plugins can connect.
-for _ in $(seq 100); do grep -q 'Registered namespace "k8s.io" with NRI' "$CTRD_LOG" && break; sleep 0.05; done
+# The NRI socket and pre-installed plugins are started by the CRI plugin's Run, after the API
+# answers; "successfully booted" is logged once they are up.
+for _ in $(seq 200); do grep -q 'containerd successfully booted' <(tail -c +"$log_from" "$CTRD_LOG") && break; sleep 0.05; done
+grep -q 'Registered namespace .*k8s.io.* with NRI' <(tail -c +"$log_from" "$CTRD_LOG") \
+  || { echo "start.sh: containerd runs but NRI is not enabled for CRI; see $CTRD_LOG" >&2; exit 1; }
 import_images
 echo "start.sh: containerd running (pid $(cat "$CTRD_PID"))"

@@ -27,6 +27,10 @@ if [ -f "$CTRD_PID" ]; then
   rm -f "$CTRD_PID"
 fi
 
+# A pre-installed plugin left behind by an interrupted test would make the next containerd
+# start exit (NRI 0.6.1 treats a plugin that fails to start as fatal).
+rm -f /opt/nri/plugins/*-palisade-it-*
+
 # Leftover container leaves (killed tasks) and pod parents, in every v1 hierarchy and cgroup2.
 for h in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
   for p in k8s.io $CGROUP_LEFTOVER_PARENTS; do
