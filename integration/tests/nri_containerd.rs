@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use nri_support::{map, percentiles, spawn_plugin, Recorder};
 use palisade_integration::cri::{Cri, PodSpec, BUSYBOX_IMAGE};
-use palisade_nri::{policy_binding, ConnectionState, Mode, MODE_ANNOTATION, POLICIES_ANNOTATION};
+use palisade_nri::{
+    policy_binding, ConnectionState, ContainerState, Mode, MODE_ANNOTATION, POLICIES_ANNOTATION,
+};
 
 const PODS: usize = 12;
 const REFUSED: &str = "refused";
@@ -295,4 +297,68 @@ async fn exercise(
         "refused container's init {refused_pid} still exists"
     );
     Ok(launched)
+}
+
+/// containerd's per-call deadline (plugin_request_timeout, 2 s here) bounds a handler: past it
+/// containerd drops the plugin and starts the container anyway (fail open), so a handler must
+/// answer well within it. The plugin reconnects and its Synchronize then lists the container.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_past_the_runtime_deadline_is_dropped_and_the_start_proceeds() -> Result<()> {
+    let mut cri = Cri::connect().await?;
+    let ns = format!("palisade-it-slow-{}", std::process::id());
+    let rec = Recorder::with_slow(&ns, None, Some(("slow", Duration::from_secs(3))))?;
+    let plugin = spawn_plugin(&format!("it-slow-{}", std::process::id()), Arc::clone(&rec));
+    rec.wait_state(ConnectionState::Registered, 1, Duration::from_secs(10))
+        .await?;
+    let pod = PodSpec {
+        name: "pod-slow".into(),
+        namespace: ns.clone(),
+        uid: format!("uid-s-{}", std::process::id()),
+        ..Default::default()
+    };
+    let pod_id = cri.run_pod(&pod).await?;
+    let outcome = async {
+        let id = cri
+            .create_container(
+                &pod_id,
+                &pod,
+                "slow",
+                BUSYBOX_IMAGE,
+                &["sleep", "3600"],
+                map(&[]),
+            )
+            .await?;
+        let t0 = Instant::now();
+        let started = cri.start_container(&id).await;
+        let took = t0.elapsed();
+        let state = cri.container_state(&id).await?;
+        println!(
+            "StartContainer with a 3 s handler: {:?} after {took:?}, CRI state {state}",
+            started.as_ref().map_err(|s| s.message())
+        );
+        ensure!(
+            started.is_ok() && state == 1,
+            "expected containerd to start the container after dropping the plugin"
+        );
+        ensure!(
+            took >= Duration::from_millis(1900) && took < Duration::from_secs(3),
+            "start took {took:?}: not cut at the 2 s deadline"
+        );
+        rec.wait_state(ConnectionState::Registered, 2, Duration::from_secs(10))
+            .await?;
+        let synced = rec
+            .lock()
+            .syncs
+            .last()
+            .and_then(|s| s.iter().find(|c| c.id == id).map(|c| (c.pid, c.state)));
+        ensure!(
+            matches!(synced, Some((pid, ContainerState::Running)) if pid != 0),
+            "after reconnecting, Synchronize lists it as {synced:?}"
+        );
+        anyhow::Ok(())
+    }
+    .await;
+    cri.remove_pod(&pod_id).await?;
+    plugin.abort();
+    outcome
 }

@@ -41,6 +41,8 @@ pub struct Recorder {
     namespace: String,
     /// StartContainer of a container with this name is refused.
     refuse_name: Option<String>,
+    /// StartContainer of a container with this name takes this long.
+    slow: Option<(String, Duration)>,
     cgroup2: PathBuf,
     pub record: Mutex<Record>,
     state: watch::Sender<(ConnectionState, u32)>,
@@ -48,10 +50,19 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(namespace: &str, refuse_name: Option<&str>) -> Result<Arc<Self>> {
+        Self::with_slow(namespace, refuse_name, None)
+    }
+
+    pub fn with_slow(
+        namespace: &str,
+        refuse_name: Option<&str>,
+        slow: Option<(&str, Duration)>,
+    ) -> Result<Arc<Self>> {
         let cgroup2 = cgroup2_mount()?.context("no cgroup2 mount on this host")?;
         Ok(Arc::new(Recorder {
             namespace: namespace.into(),
             refuse_name: refuse_name.map(str::to_owned),
+            slow: slow.map(|(n, d)| (n.to_owned(), d)),
             cgroup2,
             record: Mutex::new(Record::default()),
             state: watch::channel((ConnectionState::Disconnected, 0)).0,
@@ -107,6 +118,11 @@ impl ContainerHandler for Recorder {
             handler_time: t0.elapsed(),
         };
         self.lock().started.push(seen);
+        if let Some((name, delay)) = &self.slow {
+            if *name == c.name {
+                tokio::time::sleep(*delay).await;
+            }
+        }
         match &self.refuse_name {
             Some(name) if *name == c.name => Err(format!("palisade test refuses container {name}")),
             _ => Ok(()),
