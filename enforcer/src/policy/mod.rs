@@ -17,6 +17,8 @@ pub mod store;
 pub mod tetragon;
 mod yaml;
 
+pub use store::resolve;
+
 #[cfg(test)]
 mod parse_tests;
 #[cfg(test)]

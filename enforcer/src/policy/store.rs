@@ -96,7 +96,8 @@ pub fn load_dir(dir: &Path) -> Result<Vec<(PathBuf, Policy)>, PolicyErrors> {
 }
 
 /// `NAME` or `FILE` -> one policy. A FILE (contains `/`, ends in `.yaml`/`.yml`, or exists) must
-/// hold exactly one policy. A NAME is looked up in `dirs` in order, then in the built-in library.
+/// hold exactly one policy. A NAME is looked up in `dirs` in order (missing ones are skipped;
+/// a broken file in a searched directory is an error), then in the built-in library.
 pub fn resolve(name_or_file: &str, dirs: &[PathBuf]) -> Result<Policy, PolicyErrors> {
     let as_path = Path::new(name_or_file);
     if name_or_file.contains('/')
@@ -106,7 +107,8 @@ pub fn resolve(name_or_file: &str, dirs: &[PathBuf]) -> Result<Policy, PolicyErr
     {
         return parse::parse_policy_file(as_path);
     }
-    for dir in dirs {
+    // A missing directory holds no policy (the default --policy-dir need not exist).
+    for dir in dirs.iter().filter(|d| d.exists()) {
         if let Some((_, p)) = load_dir(dir)?
             .into_iter()
             .find(|(_, p)| p.name == name_or_file)
@@ -204,7 +206,7 @@ mod tests {
     fn load_dir_and_resolve() {
         let lib = library();
         assert!(lib.len() >= 8);
-        let p = resolve("protect-etc", &[]).unwrap();
+        let p = resolve("protect-etc", &[PathBuf::from("/nonexistent/palisade")]).unwrap();
         assert_eq!(p.rules[0].action, Action::Deny);
         let e = resolve("protect-etcc", &[]).unwrap_err().to_string();
         assert!(e.starts_with("protect-etcc: error: no policy named \"protect-etcc\" in the built-in library (built-in: audit-sensitive-files,"), "{e}");
