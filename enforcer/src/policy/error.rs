@@ -180,20 +180,31 @@ pub fn expected_one_of(word: &str, candidates: &[&str]) -> String {
     }
 }
 
-/// Levenshtein distance over chars (the words are short: keys and enum spellings).
+/// Edit distance over chars where swapping two adjacent chars counts as one edit (optimal
+/// string alignment): "dney" is one typo away from "deny". The words are short.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
         }
     }
-    row[b.len()]
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -209,6 +220,10 @@ mod tests {
         assert_eq!(did_you_mean("rulez", ["rules", "mode"]), Some("rules"));
         assert_eq!(did_you_mean("zzzzzz", ["read", "write"]), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(
+            did_you_mean("dney", ["allow", "deny", "audit"]),
+            Some("deny")
+        );
     }
 
     #[test]

@@ -309,21 +309,9 @@ fn spec(node: &Node, sink: &mut Sink) -> Option<Spec> {
         }
         let mut seen: Vec<(String, Pos)> = Vec::new();
         for (i, r) in list.iter().enumerate() {
-            let Some((rule, name_pos)) = rule(r, i, sink) else {
-                continue;
-            };
-            if let Some((_, first)) = seen.iter().find(|(n, _)| *n == rule.name) {
-                sink.error(
-                    name_pos,
-                    format!(
-                        "duplicate rule name \"{}\" (first at line {})",
-                        rule.name, first.line
-                    ),
-                );
-                continue;
+            if let Some(rule) = rule(r, i, &mut seen, sink) {
+                rules.push(rule);
             }
-            seen.push((rule.name.clone(), name_pos));
-            rules.push(rule);
         }
     }
     (sink.error_count() == before).then_some((mode, default_action, selector, rules))
@@ -412,14 +400,24 @@ const RULE_KEYS: [&str; 7] = [
     "action",
 ];
 
-/// One rule; returns it with the position its name errors point at.
-fn rule(node: &Node, index: usize, sink: &mut Sink) -> Option<(Rule, Pos)> {
+/// One rule. `seen` holds the names (and positions) of the rules before it, so a duplicate name
+/// is reported even when the rule has other errors.
+fn rule(node: &Node, index: usize, seen: &mut Vec<(String, Pos)>, sink: &mut Sink) -> Option<Rule> {
     let f = Fields::new(node, &RULE_KEYS, sink, "a rule")?;
     let before = sink.error_count();
     let (name, name_pos) = match f.get("name") {
         Some(n) => (self::name(n, sink, "rule name"), n.pos),
         None => (Some(format!("rule-{index}")), node.pos),
     };
+    if let Some(n) = &name {
+        match seen.iter().find(|(s, _)| s == n) {
+            Some((_, first)) => sink.error(
+                name_pos,
+                format!("duplicate rule name \"{n}\" (first at line {})", first.line),
+            ),
+            None => seen.push((n.clone(), name_pos)),
+        }
+    }
     let operations = f
         .require("operations", sink, "rule")
         .map(|o| operations(o, sink))
@@ -456,7 +454,7 @@ fn rule(node: &Node, index: usize, sink: &mut Sink) -> Option<(Rule, Pos)> {
     if sink.error_count() != before {
         return None;
     }
-    let rule = Rule {
+    Some(Rule {
         name: name?,
         operations,
         paths,
@@ -464,8 +462,7 @@ fn rule(node: &Node, index: usize, sink: &mut Sink) -> Option<(Rule, Pos)> {
         uids,
         destinations,
         action: action?,
-    };
-    Some((rule, name_pos))
+    })
 }
 
 fn operations(node: &Node, sink: &mut Sink) -> Vec<Operation> {

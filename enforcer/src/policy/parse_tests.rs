@@ -168,6 +168,7 @@ fn duplicate_rule_names_and_empty_operations() {
     assert_eq!(
         e,
         [
+            "p.yaml:10:13: error: duplicate rule name \"a\" (first at line 7)",
             "p.yaml:11:19: error: operations is empty: name at least one operation",
             "p.yaml:13:13: error: duplicate rule name \"a\" (first at line 7)",
         ]
