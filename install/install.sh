@@ -118,11 +118,10 @@ put() {
   say "installed $dest"
 }
 
-make_dir "$STATE_DIR" 0700
 manifest_load
 BIN="$PREFIX/bin/palisade"
 
-# --- containerd: enable NRI without touching the rest of the user's config
+# --- containerd, first part: work out the edit (and refuse) before anything is written
 NRI_SOCKET=/var/run/nri/nri.sock
 if [ "$DO_CONTAINERD" = 1 ]; then
   if [ -n "$M_CTRD_PATH" ] && [ "$M_CTRD_PATH" != "$CTRD_CONFIG" ]; then
@@ -144,41 +143,46 @@ nri = tomllib.load(open(sys.argv[1], "rb"))["plugins"]["io.containerd.nri.v1.nri
 sys.exit(0 if nri["disable"] is False and nri["disable_connections"] is False else 1)
 EOF
     fi
-    if [ -z "$M_CTRD_PATH" ]; then
-      if [ -e "$CTRD_CONFIG" ]; then
-        cp -p "$CTRD_CONFIG" "$STATE_DIR/containerd.orig"
-        M_CTRD_ORIG=$(sha_of "$STATE_DIR/containerd.orig")
-        [ "$M_CTRD_ORIG" = "$(sha_of "$CTRD_CONFIG")" ] || { echo "install.sh: $CTRD_CONFIG changed while being backed up" >&2; exit 1; }
-      else
-        M_CTRD_ORIG=absent
-      fi
-      M_CTRD_PATH=$CTRD_CONFIG
-    fi
-    make_dir "$(dirname "$CTRD_CONFIG")"
-    tmp="$CTRD_CONFIG.palisade-new"
-    cp "$WORK/containerd.toml" "$tmp"
-    if [ -e "$CTRD_CONFIG" ]; then same_attrs "$CTRD_CONFIG" "$tmp"; else chmod 0644 "$tmp"; fi
-    mv -f "$tmp" "$CTRD_CONFIG"
-    # The first write is the one uninstall compares with; a later re-enable (after the admin
-    # removed our edit) must not make uninstall restore the original over their other changes.
-    [ -n "$M_CTRD_WRITTEN" ] || M_CTRD_WRITTEN=$(sha_of "$CTRD_CONFIG")
-    manifest_save
-    CHANGED=1
-    say "containerd config $CTRD_CONFIG: NRI $action (original kept in $STATE_DIR)"
-    if [ "$RESTART_CTRD" = 0 ]; then
-      say "containerd reads this at its next start; restart it when convenient (or rerun with --restart-containerd)"
-    fi
   fi
-  if [ "$RESTART_CTRD" = 1 ]; then
-    if systemd_running; then
-      systemctl restart containerd.service
-      say "restarted containerd.service"
-    else
-      say "--restart-containerd: systemd is not running here; restart containerd yourself"
-    fi
-  fi
-else
+fi
+
+make_dir "$STATE_DIR" 0700
+
+# --- containerd, second part: keep the original, then write
+if [ "$DO_CONTAINERD" = 0 ]; then
   say "containerd: skipped (--no-containerd)"
+elif [ "$action" != unchanged ]; then
+  if [ -z "$M_CTRD_PATH" ]; then
+    if [ -e "$CTRD_CONFIG" ]; then
+      cp -p "$CTRD_CONFIG" "$STATE_DIR/containerd.orig"
+      M_CTRD_ORIG=$(sha_of "$STATE_DIR/containerd.orig")
+      [ "$M_CTRD_ORIG" = "$(sha_of "$CTRD_CONFIG")" ] || { echo "install.sh: $CTRD_CONFIG changed while being backed up" >&2; exit 1; }
+    else
+      M_CTRD_ORIG=absent
+    fi
+    M_CTRD_PATH=$CTRD_CONFIG
+  fi
+  make_dir "$(dirname "$CTRD_CONFIG")"
+  tmp="$CTRD_CONFIG.palisade-new"
+  cp "$WORK/containerd.toml" "$tmp"
+  if [ -e "$CTRD_CONFIG" ]; then same_attrs "$CTRD_CONFIG" "$tmp"; else chmod 0644 "$tmp"; fi
+  mv -f "$tmp" "$CTRD_CONFIG"
+  # The first write is the one uninstall compares with; a later re-enable (after the admin
+  # removed our edit) must not make uninstall restore the original over their other changes.
+  [ -n "$M_CTRD_WRITTEN" ] || M_CTRD_WRITTEN=$(sha_of "$CTRD_CONFIG")
+  manifest_save
+  CHANGED=1
+  say "containerd config $CTRD_CONFIG: NRI $action (original kept in $STATE_DIR)"
+  [ "$RESTART_CTRD" = 1 ] ||
+    say "containerd reads this at its next start; restart it when convenient (or rerun with --restart-containerd)"
+fi
+if [ "$RESTART_CTRD" = 1 ]; then
+  if systemd_running; then
+    systemctl restart containerd.service
+    say "restarted containerd.service"
+  else
+    say "--restart-containerd: systemd is not running here; restart containerd yourself"
+  fi
 fi
 
 # --- files

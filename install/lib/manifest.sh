@@ -39,7 +39,8 @@ manifest_save() {
     for p in "${!M_BACKUP[@]}"; do printf 'backup\t%s\t%s\n' "$p" "${M_BACKUP[$p]}"; done
     [ -z "$M_CTRD_PATH" ] || printf 'containerd\t%s\t%s\t%s\n' "$M_CTRD_PATH" "$M_CTRD_ORIG" "$M_CTRD_WRITTEN"
   } | LC_ALL=C sort >"$tmp"
-  mv "$tmp" "$STATE_DIR/manifest"
+  # an unchanged record is left alone, file times included
+  if cmp -s "$tmp" "$STATE_DIR/manifest"; then rm -f "$tmp"; else mv "$tmp" "$STATE_DIR/manifest"; fi
 }
 
 # True when systemd is the running init (not merely installed).
