@@ -4,6 +4,7 @@
 //!
 //! ```yaml
 //! demo:
+//!   setup: echo x > /etc/demo     # optional, runs first, outside the policy
 //!   steps:                        # each runs as: palisade run --policy NAME -- sh -c RUN
 //!     - run: echo x >> /etc/hostname
 //!       expect: denied            # denied | killed | allowed
@@ -25,6 +26,8 @@ use super::{
 /// A policy's demo.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Demo {
+    /// `sh -c` command run before the steps, without the policy (creates what the steps touch).
+    pub setup: Option<String>,
     /// Commands, in order.
     pub steps: Vec<Step>,
     /// The expected enforcement event.
@@ -59,7 +62,11 @@ const EXPECTS: [&str; 3] = ["denied", "killed", "allowed"];
 
 /// Checks a `demo:` node against `policy`.
 pub fn parse(node: &Node, name: &str, policy: &Policy, sink: &mut Sink) -> Option<Demo> {
-    let f = Fields::new(node, &["steps", "event"], sink, "demo")?;
+    let f = Fields::new(node, &["setup", "steps", "event"], sink, "demo")?;
+    let setup = f
+        .get("setup")
+        .and_then(|s| s.str(sink, "demo.setup"))
+        .map(str::to_owned);
     let before = sink.error_count();
     let mut steps = Vec::new();
     if let Some(list) = f
@@ -98,7 +105,11 @@ pub fn parse(node: &Node, name: &str, policy: &Policy, sink: &mut Sink) -> Optio
         }
     }
     let event = f.get("event").and_then(|e| event(e, name, policy, sink));
-    (sink.error_count() == before).then_some(Demo { steps, event })
+    (sink.error_count() == before).then_some(Demo {
+        setup,
+        steps,
+        event,
+    })
 }
 
 fn event(node: &Node, name: &str, policy: &Policy, sink: &mut Sink) -> Option<ExpectedEvent> {
