@@ -12,3 +12,13 @@ pub mod events;
 pub mod process {
     include!(concat!(env!("OUT_DIR"), "/process.skel.rs"));
 }
+
+pub mod enforce_events;
+
+/// Inline enforcement: BPF LSM and fmod_ret file/exec hooks, the tracepoint+SIGKILL fallback and
+/// cgroup connect/sendmsg programs, sharing one set of policy maps (`enforce.h`). The loader
+/// chooses which programs load.
+#[allow(missing_docs, non_camel_case_types, non_snake_case, unused_qualifications)]
+pub mod enforce {
+    include!(concat!(env!("OUT_DIR"), "/enforce.skel.rs"));
+}
