@@ -19,6 +19,12 @@ use k8s_cri::v1::{
 use tonic::transport::{Channel, Endpoint, Uri};
 
 pub const CONTAINERD_SOCKET: &str = "/run/containerd/containerd.sock";
+
+/// containerd's socket: `$PALISADE_CONTAINERD_SOCKET`, else [`CONTAINERD_SOCKET`].
+pub fn containerd_socket() -> PathBuf {
+    std::env::var_os("PALISADE_CONTAINERD_SOCKET")
+        .map_or_else(|| CONTAINERD_SOCKET.into(), PathBuf::from)
+}
 /// Images built by `integration/containerd/mkimage.py` and imported by `start.sh`.
 pub const BUSYBOX_IMAGE: &str = "localhost/busybox:local";
 
@@ -117,12 +123,17 @@ pub struct Cri {
 impl Cri {
     /// Connects and checks that the CRI service answers; the error says how to start containerd.
     pub async fn connect() -> Result<Cri> {
-        let attempt = async {
+        let socket = containerd_socket();
+        let dial = socket.clone();
+        let attempt = async move {
             let channel = Endpoint::try_from("http://[::]:50051")?
-                .connect_with_connector(tower::service_fn(|_: Uri| async {
-                    Ok::<_, std::io::Error>(TokioIo::new(
-                        tokio::net::UnixStream::connect(CONTAINERD_SOCKET).await?,
-                    ))
+                .connect_with_connector(tower::service_fn(move |_: Uri| {
+                    let path = dial.clone();
+                    async move {
+                        Ok::<_, std::io::Error>(TokioIo::new(
+                            tokio::net::UnixStream::connect(path).await?,
+                        ))
+                    }
                 }))
                 .await?;
             let mut rt = RuntimeServiceClient::new(channel);
@@ -132,11 +143,13 @@ impl Cri {
         match tokio::time::timeout(Duration::from_secs(5), attempt).await {
             Ok(Ok(cri)) => Ok(cri),
             Ok(Err(e)) => bail!(
-                "CRI on {CONTAINERD_SOCKET} unreachable ({e:#}).\n{}",
+                "CRI on {} unreachable ({e:#}).\n{}",
+                socket.display(),
                 how_to_start()
             ),
             Err(_) => bail!(
-                "CRI on {CONTAINERD_SOCKET} did not answer within 5 s.\n{}",
+                "CRI on {} did not answer within 5 s.\n{}",
+                socket.display(),
                 how_to_start()
             ),
         }
