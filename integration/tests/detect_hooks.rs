@@ -487,3 +487,59 @@ fn tcp_connect_accept_and_close_with_the_acting_processes() {
         )],
     );
 }
+
+#[test]
+fn container_scope_by_default_host_on_request() {
+    require_root();
+    // no --detect-host, no --detect-loader
+    let agent = Agent::start(&[]).unwrap();
+    let dir = scratch();
+    let built = build(dir.path(), "setuid_root");
+    let suid = dir.path().join("scoped_suid");
+    fs::copy(&built, &suid).unwrap();
+    chown(&suid, Some(0), Some(0)).unwrap();
+    fs::set_permissions(&suid, fs::Permissions::from_mode(0o4755)).unwrap();
+
+    // a host process
+    let host = as_nobody(&suid).stdout(Stdio::null()).spawn().unwrap();
+    let host_pid = host.id();
+    assert!(host.wait_with_output().unwrap().status.success());
+
+    // a container process: a cgroup whose name is a 64-hex container id, as runtimes make them
+    let parent = palisade_integration::cgroup::cgroup2_root()
+        .unwrap()
+        .join("palisade-test")
+        .join(format!("detect-scope-{}", std::process::id()));
+    let cg = parent.join(format!("{:064x}", std::process::id()));
+    fs::create_dir_all(&cg).unwrap();
+    let cg_id = std::os::unix::fs::MetadataExt::ino(&fs::metadata(&cg).unwrap());
+    let mut cmd = as_nobody(&suid);
+    let procs = cg.join("cgroup.procs");
+    // SAFETY: the closure only writes a file before exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || fs::write(&procs, b"0"));
+    }
+    let inside = cmd.stdout(Stdio::null()).spawn().unwrap();
+    let inside_pid = inside.id();
+    assert!(inside.wait_with_output().unwrap().status.success());
+
+    let evs = agent
+        .wait_events(WAIT, |e| !kprobes(e, "__sys_setuid", |k| k["process"]["pid"] == inside_pid).is_empty())
+        .unwrap();
+    for d in [&cg, &parent] {
+        for _ in 0..50 {
+            if fs::remove_dir(d).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let k = kprobes(&evs, "__sys_setuid", |k| k["process"]["pid"] == inside_pid);
+    let k = k.first().expect("no detection for the container process");
+    assert_eq!(k["process"]["cgroup_id"], cg_id, "{k}");
+    assert!(
+        kprobes(&evs, "__sys_setuid", |k| k["process"]["pid"] == host_pid).is_empty(),
+        "a host process was reported without --detect-host"
+    );
+    assert!(!evs.iter().any(|e| e.get("process_loader").is_some()), "loader events without --detect-loader");
+}
