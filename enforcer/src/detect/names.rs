@@ -79,6 +79,21 @@ pub fn clone_namespaces(flags: u64) -> String {
     NS.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, n)| *n).collect::<Vec<_>>().join("|")
 }
 
+/// Module taint bits (`struct module.taints`) as Tetragon's `TaintedBitsType` names.
+pub fn module_taints(bits: u64) -> Vec<&'static str> {
+    const T: [(u32, &str); 8] = [
+        (0, "TAINT_PROPRIETARY_MODULE"),
+        (1, "TAINT_FORCED_MODULE"),
+        (2, "TAINT_FORCED_UNLOAD_MODULE"),
+        (10, "TAINT_STAGED_MODULE"),
+        (12, "TAINT_OUT_OF_TREE_MODULE"),
+        (13, "TAINT_UNSIGNED_MODULE"),
+        (15, "TAINT_KERNEL_LIVEPATCH_MODULE"),
+        (18, "TAINT_TEST_MODULE"),
+    ];
+    T.iter().filter(|(b, _)| bits & (1 << b) != 0).map(|(_, n)| *n).collect()
+}
+
 /// `-EPERM` -> `EPERM`, for messages.
 pub fn errno(ret: i64) -> Option<String> {
     (-4095..0).contains(&ret).then(|| format!("{:?}", nix::errno::Errno::from_raw((-ret) as i32)))
@@ -97,5 +112,6 @@ mod tests {
         assert_eq!(clone_namespaces(0x1002_0000), "CLONE_NEWUSER|CLONE_NEWNS");
         assert_eq!(errno(-1).as_deref(), Some("EPERM"));
         assert_eq!(errno(3), None);
+        assert_eq!(module_taints(1 << 12 | 1 << 13), ["TAINT_OUT_OF_TREE_MODULE", "TAINT_UNSIGNED_MODULE"]);
     }
 }

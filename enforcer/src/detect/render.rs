@@ -109,41 +109,49 @@ fn call(rec: &DetectRecord) -> Option<Call> {
     Some(match d.op {
         op::SETID => {
             let name = names::syscall(d.arg[0]);
-            let labels: &[&str] = match name {
-                "setreuid" | "setregid" => &["real", "effective"],
-                "setresuid" | "setresgid" => &["real", "effective", "saved"],
-                "setfsuid" | "setfsgid" => &["fs"],
-                _ => &["id"],
+            let n = match name {
+                "setreuid" | "setregid" => 2,
+                "setresuid" | "setresgid" => 3,
+                _ => 1,
             };
-            let mut args: Vec<Value> = labels.iter().zip(&d.arg[1..4]).map(|(l, v)| int(*v as i64, l)).collect();
+            // ids as Tetragon prints them (int_arg, -1 = unchanged), then the credentials before
+            let mut args: Vec<Value> = d.arg[1..=n].iter().map(|v| json!({"int_arg": *v as i32})).collect();
             args.push(json!({"process_credentials_arg": credentials(&d.old), "label": "before"}));
             Call {
-                function: sys(d.arg[0]),
+                function: format!("__sys_{name}"),
                 args,
                 ret,
                 policy: "privileges-raise",
                 message: format!("Privilege change to root: {name} {}", outcome(d.ret)),
             }
         }
+        // argument order of Tetragon's privileges-raise capset hook (cred, effective,
+        // inheritable, permitted), so its library filter's args[1]/args[3] pick the same values
         op::CAPSET => Call {
             function: sys(126),
             args: vec![
-                json!({"cap_effective_arg": cap_hex(d.arg[0]), "label": "effective"}),
-                json!({"cap_inheritable_arg": cap_hex(d.arg[2]), "label": "inheritable"}),
-                json!({"cap_permitted_arg": cap_hex(d.arg[1]), "label": "permitted"}),
-                json!({"cred_arg": {
-                    "permitted": caps::names(d.old.cap_permitted),
-                    "effective": caps::names(d.old.cap_effective),
-                    "inheritable": caps::names(d.old.cap_inheritable),
+                json!({"process_credentials_arg": {
+                    "uid": d.old.uid, "gid": d.old.gid, "euid": d.old.euid, "egid": d.old.egid,
+                    "suid": d.old.suid, "sgid": d.old.sgid, "fsuid": d.old.fsuid, "fsgid": d.old.fsgid,
+                    "caps": {
+                        "permitted": caps::names(d.old.cap_permitted),
+                        "effective": caps::names(d.old.cap_effective),
+                        "inheritable": caps::names(d.old.cap_inheritable),
+                    },
                 }, "label": "before"}),
+                json!({"cap_effective_arg": cap_hex(d.arg[0])}),
+                json!({"cap_inheritable_arg": cap_hex(d.arg[2])}),
+                json!({"cap_permitted_arg": cap_hex(d.arg[1])}),
             ],
             ret,
             policy: "privileges-raise",
             message: format!("Capabilities raised: capset {}", outcome(d.ret)),
         },
+        // named after the kernel function Tetragon's library hooks; `hook` says what fired
         op::USERNS => Call {
-            function: sys(d.arg[0]),
+            function: "create_user_ns".into(),
             args: vec![
+                json!({"syscall_id": {"id": d.arg[0], "abi": "x64"}, "label": names::syscall(d.arg[0])}),
                 json!({"long_arg": d.arg[1] as i64, "label": "flags"}),
                 json!({"string_arg": names::clone_namespaces(d.arg[1]), "label": "namespaces"}),
             ],
@@ -151,26 +159,27 @@ fn call(rec: &DetectRecord) -> Option<Call> {
             policy: "privileges-raise",
             message: format!("User namespace creation without CAP_SYS_ADMIN {}", outcome(d.ret)),
         },
+        // Tetragon's library: `bpf_check` with args[0] = bpf_attr_arg
         op::BPF_PROG => Call {
-            function: sys(321),
+            function: "bpf_check".into(),
             args: vec![
-                json!({"bpf_cmd_arg": "BPF_PROG_LOAD"}),
                 json!({"bpf_attr_arg": {
                     "ProgType": names::prog_type(d.arg[0]), "InsnCnt": d.arg[1] as u32, "ProgName": rec.data,
                 }}),
+                json!({"bpf_cmd_arg": "BPF_PROG_LOAD"}),
             ],
             ret,
             policy: "bpf",
             message: format!("BPF program load {}", outcome(d.ret)),
         },
         op::BPF_MAP => Call {
-            function: sys(321),
+            function: "security_bpf_map_create".into(),
             args: vec![
-                json!({"bpf_cmd_arg": "BPF_MAP_CREATE"}),
                 json!({"bpf_map_arg": {
                     "MapType": names::map_type(d.arg[0]), "KeySize": d.arg[1] as u32,
                     "ValueSize": d.arg[2] as u32, "MaxEntries": d.arg[3] as u32, "MapName": rec.data,
                 }}),
+                json!({"bpf_cmd_arg": "BPF_MAP_CREATE"}),
             ],
             ret,
             policy: "bpf",
@@ -193,15 +202,16 @@ fn call(rec: &DetectRecord) -> Option<Call> {
             }
         }
         op::MODULE_LOAD => Call {
-            function: "module_load".into(),
-            args: vec![json!({"module_arg": {"name": rec.data, "tainted_bits": d.arg[0]}})],
+            function: "do_init_module".into(),
+            args: vec![json!({"module_arg": {"name": rec.data, "tainted": names::module_taints(d.arg[0])}})],
             ret: None,
             policy: "kernel-modules",
             message: format!("Kernel module {} loaded", rec.data),
         },
+        // Tetragon's library: `security_kernel_module_request` with args[0].string_arg
         op::MODULE_REQUEST => Call {
-            function: "module_request".into(),
-            args: vec![json!({"string_arg": rec.data, "label": "name"})],
+            function: "security_kernel_module_request".into(),
+            args: vec![json!({"string_arg": rec.data})],
             ret: None,
             policy: "kernel-modules",
             message: format!("Kernel module {} requested", rec.data),
