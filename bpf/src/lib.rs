@@ -22,3 +22,12 @@ pub mod enforce_events;
 pub mod enforce {
     include!(concat!(env!("OUT_DIR"), "/enforce.skel.rs"));
 }
+
+pub mod detect_events;
+
+/// Hook-based detections from tracepoints (privilege changes, BPF loads, modules, shared
+/// libraries, TCP); records go to the process ring buffer, whose fd the loader reuses.
+#[allow(missing_docs, non_camel_case_types, non_snake_case, unused_qualifications)]
+pub mod detect {
+    include!(concat!(env!("OUT_DIR"), "/detect.skel.rs"));
+}

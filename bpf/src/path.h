@@ -59,11 +59,11 @@ static long pal_walk_step(__u64 index, void *arg)
 	struct dentry *mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
 	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
 
-	if (dentry == mnt_root || dentry == parent) {
+	if (dentry == mnt_root) {
 		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
 
-		if (mnt == c->ns_root || mnt_parent == mnt || dentry != mnt_root) {
-			/* namespace root, a detached/internal mount, or a disconnected dentry */
+		if (mnt == c->ns_root || mnt_parent == mnt) {
+			/* namespace root, or a detached/internal mount */
 			c->done = true;
 			return 1;
 		}
@@ -71,6 +71,14 @@ static long pal_walk_step(__u64 index, void *arg)
 		c->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
 		c->mnt = mnt_parent;
 		return 0;
+	}
+	/* A pseudo dentry (memfd, pipe, anonymous inode) is its own parent: its name is the
+	 * whole story, e.g. "memfd:x", reported as "/memfd:x" like the kernel's d_path does. */
+	long last = 0;
+
+	if (dentry == parent) {
+		c->done = true;
+		last = 1;
 	}
 	__u32 len = BPF_CORE_READ(dentry, d_name.len);
 	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
@@ -86,7 +94,11 @@ static long pal_walk_step(__u64 index, void *arg)
 	s->buf[off & (PAL_PATH_MAX - 1)] = '/';
 	c->off = off;
 	c->dentry = parent;
-	return 0;
+	/* bpf_loop callbacks must provably return 0 or 1: hide the bool from clang, which would
+	 * otherwise return the loaded byte as is (verifier: "R0 has smax=255") */
+	long stop = c->done;
+	barrier_var(stop);
+	return stop ? 1 : 0;
 }
 
 static __always_inline struct pal_path_scratch *pal_walk_path(struct dentry *dentry, struct vfsmount *vfsmnt,

@@ -22,6 +22,7 @@ use crate::{
     containers::ContainerRegistry,
     events::{
         export::{Exporter, Sink},
+        pending::{CgroupResolver, Pending},
         render::Renderer,
     },
     kernel::{self, KernelFeatures},
@@ -53,6 +54,8 @@ pub struct AgentOptions {
     pub nri_socket: Option<PathBuf>,
     /// Prometheus endpoint.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Hook-based detections (`--detect-host`, `--detect-loader`, `--no-detect`).
+    pub detect: crate::detect::DetectArgs,
 }
 
 /// Userspace counters (kernel counters come from the stats map).
@@ -88,6 +91,16 @@ pub struct Shared {
     pub policy_names: RwLock<BTreeSet<String>>,
     /// NRI registration state, None when NRI is disabled.
     pub nri_state: Mutex<Option<palisade_nri::ConnectionState>>,
+    /// Container events waiting for their container's identity.
+    pub pending: Mutex<Pending>,
+    /// cgroup id -> "is a container cgroup".
+    pub resolver: Mutex<CgroupResolver>,
+    /// Scope and rendering of detection records.
+    pub detector: crate::detect::Detector,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The status report (`palisade status -o json`).
@@ -113,11 +126,19 @@ pub struct Status {
     pub containers: usize,
     /// NRI registration: `registered`, `disconnected` or `disabled`.
     pub nri: &'static str,
+    /// Container events waiting for their container's identity now.
+    pub events_awaiting_identity: usize,
+    /// Container events exported without identity after waiting the maximum time.
+    pub identity_timeouts: u64,
 }
 
 impl Shared {
     /// A status snapshot.
     pub fn status(&self) -> Status {
+        let held = {
+            let p = lock(&self.pending);
+            (p.len(), p.identity_timeouts)
+        };
         Status {
             kernel: self.features.clone(),
             kernel_counters: sensors::process::counters(&self.kernel_stats).unwrap_or_default(),
@@ -128,6 +149,10 @@ impl Shared {
             process_cache: self.renderer.lock().unwrap_or_else(|e| e.into_inner()).cache_stats(),
             process_cache_max_live: MAX_LIVE_PROCESSES,
             containers: self.containers.len(),
+            // one guard: temporaries of a struct expression live to its end, so two `lock()`
+            // calls on the same mutex here would deadlock
+            events_awaiting_identity: held.0,
+            identity_timeouts: held.1,
             nri: match *self.nri_state.lock().unwrap_or_else(|e| e.into_inner()) {
                 None => "disabled",
                 Some(palisade_nri::ConnectionState::Registered) => "registered",
@@ -157,10 +182,26 @@ impl Shared {
         Err(format!("unknown policy {name:?} (loaded: {list}); refusing to start the container unprotected"))
     }
 
-    /// Tracks a container (and, with policies, binds them to its cgroup).
+    /// Tracks a container (and, with policies, binds them to its cgroup), then exports the
+    /// events that were waiting for its identity.
     pub fn bind_container(&self, meta: crate::containers::ContainerMeta) -> Result<(), String> {
-        self.containers.insert(meta);
+        // registry update and release under the pending lock: see `on_bytes`
+        let mut pending = lock(&self.pending);
+        self.containers.insert(meta.clone());
+        let held = pending.release_container(&meta);
+        drop(pending);
+        for ev in &held {
+            self.publish(ev);
+        }
         Ok(())
+    }
+
+    /// Exports events that waited too long for an identity.
+    pub fn release_expired(&self) {
+        let evs = lock(&self.pending).release_expired(std::time::Instant::now());
+        for ev in &evs {
+            self.publish(ev);
+        }
     }
 
     /// Forgets a container by runtime id.
@@ -170,18 +211,38 @@ impl Shared {
 
     /// Handles one raw ring-buffer record: decode, render, export, publish.
     pub fn on_bytes(&self, bytes: &[u8]) {
-        let rec = match record::decode(bytes) {
-            Ok(r) => r,
-            Err(e) => {
-                self.counters.decode_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!("dropping record: {e}");
+        let ev = if crate::detect::Detector::owns(bytes) {
+            self.detector.on_bytes(self, bytes)
+        } else {
+            let rec = match record::decode(bytes) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.counters.decode_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!("dropping record: {e}");
+                    return;
+                }
+            };
+            lock(&self.renderer).on_record(rec)
+        };
+        let Some(ev) = ev else { return };
+        let (cg, has_pod) = {
+            let p = ev.body.process();
+            (p.cgroup_id, p.pod.is_some())
+        };
+        if !has_pod && cg > 1 {
+            // The registry check and the hold happen under the pending lock, which
+            // `bind_container` also takes: an event cannot slip between them and wait in vain.
+            let mut pending = lock(&self.pending);
+            if self.containers.get(cg).is_none() && lock(&self.resolver).is_container(cg) {
+                let overflow = pending.hold(cg, ev, std::time::Instant::now());
+                drop(pending);
+                if let Some(old) = overflow {
+                    self.publish(&old);
+                }
                 return;
             }
-        };
-        let ev = self.renderer.lock().unwrap_or_else(|e| e.into_inner()).on_record(rec);
-        if let Some(ev) = ev {
-            self.publish(&ev);
         }
+        self.publish(&ev);
     }
 
     /// Exports and broadcasts an event.
@@ -221,6 +282,9 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
     tracing::info!(release = %features.release, lsm = ?features.lsm_list, "kernel probed");
     let mut obj = MaybeUninit::uninit();
     let skel = sensors::process::load(&mut obj)?;
+    // detections write into the process ring buffer, so they are drained by the loop below
+    let mut detect_obj = MaybeUninit::uninit();
+    let _detect = crate::detect::sensor::load_if_enabled(&mut detect_obj, &skel.maps.events, &opts.detect);
     let containers = Arc::new(ContainerRegistry::default());
     let mut renderer = Renderer::new(
         opts.node_name.clone(),
@@ -243,6 +307,9 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
         procs_map: MapHandle::try_from(&skel.maps.procs).context("procs map handle")?,
         policy_names: RwLock::new(BTreeSet::new()),
         nri_state: Mutex::new(None),
+        pending: Mutex::new(Pending::default()),
+        resolver: Mutex::new(CgroupResolver::new(cg_root.as_deref())),
+        detector: crate::detect::Detector::new(opts.detect.clone()),
     });
 
     let api = crate::api::server::serve(opts.api_socket.clone(), Arc::clone(&shared)).await?;
@@ -275,6 +342,7 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
     // SAFETY: the epoll fd belongs to `rb`, which outlives `afd` (both live to the end of this fn).
     let afd = unsafe { AsyncFd::register_with_interest(Fd(rb.epoll_fd()), tokio::io::Interest::READABLE)? };
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
     tracing::info!(socket = %opts.api_socket.display(), "palisade agent running");
     eprintln!("palisade agent running (api {}); Ctrl-C to stop", opts.api_socket.display());
     loop {
@@ -284,12 +352,19 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
                 rb.consume()?;
                 guard.clear_ready();
             }
-            _ = tokio::time::sleep(Duration::from_millis(200)) => { rb.consume()?; }
+            _ = tick.tick() => {
+                rb.consume()?;
+                shared.release_expired();
+            }
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
         }
     }
     rb.consume()?;
+    // shutting down: whatever still waits for an identity goes out now
+    for ev in lock(&shared.pending).release_expired(std::time::Instant::now() + crate::events::pending::HOLD) {
+        shared.publish(&ev);
+    }
     api.abort();
     for t in [metrics, nri].into_iter().flatten() {
         t.abort();

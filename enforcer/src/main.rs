@@ -5,10 +5,14 @@ mod api;
 mod cli_events;
 mod cli_status;
 mod containers;
+mod detect;
+mod enforce;
 mod events;
 mod kernel;
 mod metrics;
+mod policy;
 mod process;
+mod run;
 mod runtime;
 mod sensors;
 
@@ -39,10 +43,14 @@ enum Command {
     Events(cli_events::EventsArgs),
     /// Show what the kernel allows, enforcement mechanisms, tracked containers and drops.
     Status(cli_status::StatusArgs),
+    /// Run CMD in a fresh cgroup with a policy enforced on it (standalone: no agent needed).
+    Run(run::RunArgs),
 }
 
 #[derive(clap::Args, Debug)]
 struct AgentArgs {
+    #[command(flatten)]
+    detect: detect::DetectArgs,
     /// Write events as JSON lines to standard output.
     #[arg(long, conflicts_with = "export_file")]
     export_stdout: bool,
@@ -102,11 +110,13 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 policy_dir: a.policy_dir,
                 nri_socket: (a.nri_socket.as_os_str() != "none").then_some(a.nri_socket),
                 metrics_addr: a.metrics_addr,
+                detect: a.detect,
             })
             .await?;
             Ok(0)
         }
         Command::Events(a) => cli_events::run(&cli.socket, a).await,
         Command::Status(a) => cli_status::run(&cli.socket, a).await,
+        Command::Run(a) => tokio::task::spawn_blocking(move || run::run(a)).await?,
     }
 }

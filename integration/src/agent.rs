@@ -26,14 +26,21 @@ pub fn palisade_bin() -> Result<PathBuf> {
         .max();
     match newest {
         Some((_, p)) => Ok(p),
-        None => bail!("no palisade binary under {}: run `cargo build --workspace` first", target.display()),
+        None => bail!(
+            "no palisade binary under {}: run `cargo build --workspace` first",
+            target.display()
+        ),
     }
 }
 
 /// Fails the test unless running as root (these tests load BPF).
 pub fn require_root() {
     // SAFETY: geteuid has no preconditions.
-    assert_eq!(unsafe { libc::geteuid() }, 0, "this end-to-end test loads BPF and must run as root (CI runs as root)");
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "this end-to-end test loads BPF and must run as root (CI runs as root)"
+    );
 }
 
 /// A running agent.
@@ -55,20 +62,29 @@ impl Agent {
         let socket = dir.path().join("palisade.sock");
         let events = dir.path().join("events.json");
         let log = dir.path().join("agent.log");
-        let child = Command::new(palisade_bin()?)
-            .arg("--socket")
+        let mut cmd = Command::new(palisade_bin()?);
+        cmd.arg("--socket")
             .arg(&socket)
             .arg("agent")
             .arg("--export-file")
-            .arg(&events)
-            .arg("--nri-socket")
-            .arg("none")
+            .arg(&events);
+        // NRI only when the test asks for it: several agents must not race for containerd
+        if !extra.contains(&"--nri-socket") {
+            cmd.args(["--nri-socket", "none"]);
+        }
+        let child = cmd
             .args(extra)
             .stdout(Stdio::null())
             .stderr(fs::File::create(&log)?)
             .spawn()
             .context("starting palisade agent")?;
-        let mut agent = Self { child, socket, events, log, _dir: dir };
+        let mut agent = Self {
+            child,
+            socket,
+            events,
+            log,
+            _dir: dir,
+        };
         agent.wait_ready(Duration::from_secs(30))?;
         Ok(agent)
     }
@@ -77,21 +93,35 @@ impl Agent {
         let start = Instant::now();
         while start.elapsed() < timeout {
             if let Some(st) = self.child.try_wait()? {
-                bail!("agent exited with {st} during start-up:\n{}", fs::read_to_string(&self.log).unwrap_or_default());
+                bail!(
+                    "agent exited with {st} during start-up:\n{}",
+                    fs::read_to_string(&self.log).unwrap_or_default()
+                );
             }
             if self.cli(&["status", "-o", "json"]).is_ok() {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        bail!("agent not ready after {timeout:?}:\n{}", fs::read_to_string(&self.log).unwrap_or_default())
+        bail!(
+            "agent not ready after {timeout:?}:\n{}",
+            fs::read_to_string(&self.log).unwrap_or_default()
+        )
     }
 
     /// Runs a `palisade` CLI command against this agent; stdout on success.
     pub fn cli(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new(palisade_bin()?).arg("--socket").arg(&self.socket).args(args).output()?;
+        let out = Command::new(palisade_bin()?)
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .output()?;
         if !out.status.success() {
-            bail!("palisade {args:?} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "palisade {args:?} failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         Ok(String::from_utf8(out.stdout)?)
     }
@@ -104,11 +134,17 @@ impl Agent {
     /// Every exported event so far.
     pub fn events(&self) -> Result<Vec<Value>> {
         let text = fs::read_to_string(&self.events).unwrap_or_default();
-        text.lines().map(|l| serde_json::from_str(l).with_context(|| format!("bad JSON line: {l}"))).collect()
+        text.lines()
+            .map(|l| serde_json::from_str(l).with_context(|| format!("bad JSON line: {l}")))
+            .collect()
     }
 
     /// Polls the export file until `pred` holds for the set of events, or times out.
-    pub fn wait_events(&self, timeout: Duration, pred: impl Fn(&[Value]) -> bool) -> Result<Vec<Value>> {
+    pub fn wait_events(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&[Value]) -> bool,
+    ) -> Result<Vec<Value>> {
         let start = Instant::now();
         loop {
             let evs = self.events()?;

@@ -30,7 +30,9 @@ pub struct Cgroup {
 impl Cgroup {
     /// Creates `<cgroup2>/palisade-test/<name>-<pid>`.
     pub fn new(name: &str) -> Result<Self> {
-        let path = cgroup2_root()?.join("palisade-test").join(format!("{name}-{}", std::process::id()));
+        let path = cgroup2_root()?
+            .join("palisade-test")
+            .join(format!("{name}-{}", std::process::id()));
         fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
         Ok(Self { path })
     }

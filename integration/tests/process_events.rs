@@ -10,11 +10,16 @@ use palisade_integration::{
 use serde_json::Value;
 
 fn kind(ev: &Value) -> &str {
-    ["process_exec", "process_exit", "process_lsm"].into_iter().find(|k| ev.get(*k).is_some()).unwrap_or("")
+    ["process_exec", "process_exit", "process_lsm"]
+        .into_iter()
+        .find(|k| ev.get(*k).is_some())
+        .unwrap_or("")
 }
 
 fn of_kind<'a>(evs: &'a [Value], k: &str, cgroup: u64) -> Vec<&'a Value> {
-    evs.iter().filter(|e| kind(e) == k && e[k]["process"]["cgroup_id"] == cgroup).collect()
+    evs.iter()
+        .filter(|e| kind(e) == k && e[k]["process"]["cgroup_id"] == cgroup)
+        .collect()
 }
 
 #[test]
@@ -30,7 +35,9 @@ fn exec_and_exit_of_true_in_a_fresh_cgroup() {
     let id = cg.id().unwrap();
 
     let evs = agent
-        .wait_events(Duration::from_secs(10), |e| !of_kind(e, "process_exit", id).is_empty())
+        .wait_events(Duration::from_secs(10), |e| {
+            !of_kind(e, "process_exit", id).is_empty()
+        })
         .unwrap();
     let execs = of_kind(&evs, "process_exec", id);
     let exits = of_kind(&evs, "process_exit", id);
@@ -44,12 +51,17 @@ fn exec_and_exit_of_true_in_a_fresh_cgroup() {
     assert_eq!(p["uid"], 0);
     assert!(p["exec_id"].as_str().is_some_and(|s| !s.is_empty()));
     assert!(p["parent_exec_id"].as_str().is_some_and(|s| !s.is_empty()));
-    assert!(p["cap"]["effective"].as_array().is_some_and(|c| c.iter().any(|x| x == "CAP_SYS_ADMIN")));
+    assert!(p["cap"]["effective"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|x| x == "CAP_SYS_ADMIN")));
     assert_eq!(execs[0]["node_name"], exits[0]["node_name"]);
     let x = &exits[0]["process_exit"];
     assert_eq!(x["status"], 0);
     assert!(x.get("signal").is_none());
-    assert_eq!(x["process"]["exec_id"], p["exec_id"], "exit names the same process as the exec");
+    assert_eq!(
+        x["process"]["exec_id"], p["exec_id"],
+        "exit names the same process as the exec"
+    );
     assert_eq!(x["process"]["pid"], p["pid"]);
 }
 
@@ -66,22 +78,41 @@ fn exit_status_signal_and_parentage() {
     assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(9));
     let id = cg.id().unwrap();
     let evs = agent
-        .wait_events(Duration::from_secs(10), |e| of_kind(e, "process_exit", id).len() >= 2)
+        .wait_events(Duration::from_secs(10), |e| {
+            of_kind(e, "process_exit", id).len() >= 2
+        })
         .unwrap();
     let exits = of_kind(&evs, "process_exit", id);
     let execs = of_kind(&evs, "process_exec", id);
     assert_eq!(execs.len(), 2, "{execs:#?}");
-    let outer = execs.iter().find(|e| e["process_exec"]["process"]["arguments"].as_str().unwrap().contains("kill")).unwrap();
-    let inner = execs.iter().find(|e| e["process_exec"]["process"]["arguments"] == "-c \"exit 3\"").unwrap();
+    let outer = execs
+        .iter()
+        .find(|e| {
+            e["process_exec"]["process"]["arguments"]
+                .as_str()
+                .unwrap()
+                .contains("kill")
+        })
+        .unwrap();
+    let inner = execs
+        .iter()
+        .find(|e| e["process_exec"]["process"]["arguments"] == "-c \"exit 3\"")
+        .unwrap();
     assert_eq!(
-        inner["process_exec"]["process"]["parent_exec_id"], outer["process_exec"]["process"]["exec_id"],
+        inner["process_exec"]["process"]["parent_exec_id"],
+        outer["process_exec"]["process"]["exec_id"],
         "the child's parent is the outer shell"
     );
-    assert_eq!(inner["process_exec"]["parent"]["pid"], outer["process_exec"]["process"]["pid"]);
+    assert_eq!(
+        inner["process_exec"]["parent"]["pid"],
+        outer["process_exec"]["process"]["pid"]
+    );
     let exit_of = |e: &Value| {
         exits
             .iter()
-            .find(|x| x["process_exit"]["process"]["exec_id"] == e["process_exec"]["process"]["exec_id"])
+            .find(|x| {
+                x["process_exit"]["process"]["exec_id"] == e["process_exec"]["process"]["exec_id"]
+            })
             .map(|x| x["process_exit"].clone())
     };
     let inner_exit = exit_of(inner).expect("inner exit");
@@ -104,13 +135,21 @@ fn events_stream_over_the_api_with_filters_and_compact_output() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let marker = format!("stream-marker-{}", std::process::id());
-    assert!(Command::new("/bin/echo").arg(&marker).stdout(std::process::Stdio::null()).status().unwrap().success());
+    assert!(Command::new("/bin/echo")
+        .arg(&marker)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success());
     std::thread::sleep(Duration::from_millis(1000));
     // SAFETY: kill our own child.
     unsafe { libc::kill(reader.id() as i32, libc::SIGTERM) };
     let out = reader.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().find(|l| l.contains(&marker)).unwrap_or_else(|| panic!("no compact line in:\n{text}"));
+    let line = text
+        .lines()
+        .find(|l| l.contains(&marker))
+        .unwrap_or_else(|| panic!("no compact line in:\n{text}"));
     assert!(line.starts_with("🚀 process "), "{line}");
     assert!(line.ends_with(&format!("/echo {marker}")), "{line}");
     assert!(!text.contains("💥"), "exit events were filtered out");
@@ -122,13 +161,19 @@ fn status_reports_kernel_truthfully_and_counts() {
     let agent = Agent::start(&[]).unwrap();
     let s = agent.status().unwrap();
     let lsm = std::fs::read_to_string("/sys/kernel/security/lsm").unwrap_or_default();
-    assert_eq!(s["kernel"]["bpf_lsm_active"], lsm.split(',').any(|l| l.trim() == "bpf"));
+    assert_eq!(
+        s["kernel"]["bpf_lsm_active"],
+        lsm.split(',').any(|l| l.trim() == "bpf")
+    );
     assert_eq!(
         s["kernel"]["kprobes"],
         std::path::Path::new("/sys/kernel/tracing/kprobe_events").exists()
             || std::path::Path::new("/sys/kernel/debug/tracing/kprobe_events").exists()
     );
-    assert!(s["process_cache"]["live"].as_u64().unwrap() > 0, "procfs seeding found processes");
+    assert!(
+        s["process_cache"]["live"].as_u64().unwrap() > 0,
+        "procfs seeding found processes"
+    );
     assert_eq!(s["process_cache_max_live"], 65536);
     assert_eq!(s["kernel_counters"]["ringbuf_drops"], 0);
 }

@@ -80,7 +80,11 @@ fn sock_arg(d: &Detect, state: u64) -> Value {
         let v4 = |a: &[u8; 16]| Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string();
         ("AF_INET", v4(&d.saddr), v4(&d.daddr))
     } else {
-        ("AF_INET6", Ipv6Addr::from(d.saddr).to_string(), Ipv6Addr::from(d.daddr).to_string())
+        (
+            "AF_INET6",
+            Ipv6Addr::from(d.saddr).to_string(),
+            Ipv6Addr::from(d.daddr).to_string(),
+        )
     };
     json!({"sock_arg": {
         "family": family, "type": "SOCK_STREAM", "protocol": "IPPROTO_TCP",
@@ -115,7 +119,10 @@ fn call(rec: &DetectRecord) -> Option<Call> {
                 _ => 1,
             };
             // ids as Tetragon prints them (int_arg, -1 = unchanged), then the credentials before
-            let mut args: Vec<Value> = d.arg[1..=n].iter().map(|v| json!({"int_arg": *v as i32})).collect();
+            let mut args: Vec<Value> = d.arg[1..=n]
+                .iter()
+                .map(|v| json!({"int_arg": *v as i32}))
+                .collect();
             args.push(json!({"process_credentials_arg": credentials(&d.old), "label": "before"}));
             Call {
                 function: format!("__sys_{name}"),
@@ -157,7 +164,10 @@ fn call(rec: &DetectRecord) -> Option<Call> {
             ],
             ret: Some(json!({"long_arg": d.ret})),
             policy: "privileges-raise",
-            message: format!("User namespace creation without CAP_SYS_ADMIN {}", outcome(d.ret)),
+            message: format!(
+                "User namespace creation without CAP_SYS_ADMIN {}",
+                outcome(d.ret)
+            ),
         },
         // Tetragon's library: `bpf_check` with args[0] = bpf_attr_arg
         op::BPF_PROG => Call {
@@ -203,7 +213,9 @@ fn call(rec: &DetectRecord) -> Option<Call> {
         }
         op::MODULE_LOAD => Call {
             function: "do_init_module".into(),
-            args: vec![json!({"module_arg": {"name": rec.data, "tainted": names::module_taints(d.arg[0])}})],
+            args: vec![
+                json!({"module_arg": {"name": rec.data, "tainted": names::module_taints(d.arg[0])}}),
+            ],
             ret: None,
             policy: "kernel-modules",
             message: format!("Kernel module {} loaded", rec.data),
@@ -238,7 +250,10 @@ fn call(rec: &DetectRecord) -> Option<Call> {
             args: vec![sock_arg(d, d.arg[3] & 0xff)],
             ret: None,
             policy: "tcp-connections",
-            message: format!("TCP connection closed (from {})", names::tcp_state(d.arg[3] >> 8)),
+            message: format!(
+                "TCP connection closed (from {})",
+                names::tcp_state(d.arg[3] >> 8)
+            ),
         },
         _ => return None,
     })
@@ -271,5 +286,9 @@ pub fn event(r: &mut Renderer, rec: &DetectRecord) -> Option<Envelope> {
             hook: hook.into(),
         }))
     };
-    Some(Envelope { body, node_name: r.node().to_owned(), time: r.time(d.hdr.ktime) })
+    Some(Envelope {
+        body,
+        node_name: r.node().to_owned(),
+        time: r.time(d.hdr.ktime),
+    })
 }

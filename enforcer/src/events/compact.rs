@@ -61,7 +61,90 @@ pub fn format(ev: &Value) -> Option<String> {
             s(enf, &["mechanism"]),
         ));
     }
+    if let Some(e) = ev.get("process_kprobe") {
+        return Some(kprobe_line(ev, e));
+    }
+    if let Some(e) = ev.get("process_loader") {
+        let p = &e["process"];
+        return Some(format!("🧬 loader  {} {} {}", source(ev, p), s(p, &["binary"]), s(e, &["path"])));
+    }
     None
+}
+
+/// The value of the first argument shaped `{kind: ...}`.
+fn arg<'a>(e: &'a Value, kind: &str) -> &'a Value {
+    e["args"].as_array().into_iter().flatten().find_map(|a| a.get(kind)).unwrap_or(&Value::Null)
+}
+
+/// `tcp 127.0.0.1:40000 -> 127.0.0.1:8080`.
+fn tcp(sock: &Value) -> String {
+    let n = |k: &str| sock[k].as_u64().unwrap_or(0);
+    format!("tcp {}:{} -> {}:{}", s(sock, &["saddr"]), n("sport"), s(sock, &["daddr"]), n("dport"))
+}
+
+/// Lines of the detections (`process_kprobe`), by function as `tetra getevents -o compact`
+/// prints them (🔑 setuid, 🔌 connect, 🧹 close, 🐝 bpf_load ...), plus the result when it failed.
+fn kprobe_line(ev: &Value, e: &Value) -> String {
+    let p = &e["process"];
+    let func = s(e, &["function_name"]);
+    // `__x64_sys_capset` and `__sys_setuid` both name the syscall `sys_...`
+    let syscall = func.strip_prefix("__x64_").or_else(|| func.strip_prefix("__")).unwrap_or(func);
+    let ints = || -> String {
+        let v: Vec<String> = e["args"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.get("int_arg")?.as_i64().map(|i| i.to_string()))
+            .collect();
+        v.join(" ")
+    };
+    let (emoji, verb, detail) = match syscall {
+        "sys_setuid" | "sys_setgid" | "sys_setreuid" | "sys_setregid" | "sys_setresuid" | "sys_setresgid"
+        | "sys_setfsuid" | "sys_setfsgid" => ("🔑", &syscall[4..], ints()),
+        "sys_capset" => (
+            "🔑",
+            "capset",
+            format!(
+                "effective={} permitted={}",
+                arg(e, "cap_effective_arg").as_str().unwrap_or(""),
+                arg(e, "cap_permitted_arg").as_str().unwrap_or("")
+            ),
+        ),
+        "create_user_ns" => ("🔧", "userns", arg(e, "string_arg").as_str().unwrap_or("").to_owned()),
+        "bpf_check" => {
+            let a = arg(e, "bpf_attr_arg");
+            ("🐝", "bpf_load", format!("{} {} instruction count {}", s(a, &["ProgType"]), s(a, &["ProgName"]), a["InsnCnt"]))
+        }
+        "security_bpf_map_create" => {
+            let m = arg(e, "bpf_map_arg");
+            (
+                "🗺",
+                "bpf_map_create",
+                format!(
+                    "{} {} key size {} value size {} max entries {}",
+                    s(m, &["MapType"]),
+                    s(m, &["MapName"]),
+                    m["KeySize"],
+                    m["ValueSize"],
+                    m["MaxEntries"]
+                ),
+            )
+        }
+        "sys_init_module" | "sys_finit_module" => ("🧩", &syscall[4..], s(arg(e, "file_arg"), &["path"]).to_owned()),
+        "do_init_module" => ("🧩", "module_load", s(arg(e, "module_arg"), &["name"]).to_owned()),
+        "security_kernel_module_request" => {
+            ("🧩", "module_request", arg(e, "string_arg").as_str().unwrap_or("").to_owned())
+        }
+        "tcp_connect" => ("🔌", "connect", tcp(arg(e, "sock_arg"))),
+        "tcp_close" => ("🧹", "close", tcp(arg(e, "sock_arg"))),
+        "inet_csk_accept" => ("🤝", "accept", tcp(arg(e, "sock_arg"))),
+        _ => ("❓", "syscall", func.to_owned()),
+    };
+    let failed = match e["return"].as_object().and_then(|r| r.values().next()).and_then(Value::as_i64) {
+        Some(r) if (-4095..0).contains(&r) => format!(" (failed: {})", nix::errno::Errno::from_raw(-r as i32).desc()),
+        _ => String::new(),
+    };
+    format!("{emoji} {verb:<7} {} {} {detail}{failed}", source(ev, p), s(p, &["binary"]))
 }
 
 #[cfg(test)]
@@ -86,5 +169,23 @@ mod tests {
             super::format(&lsm).unwrap(),
             "🔒 LSM     n1 /bin/rm security_path_unlink /etc/shadow protect-etc [deny prevented via bpf-lsm]"
         );
+    }
+
+    #[test]
+    fn detection_lines() {
+        let setuid = json!({"process_kprobe": {"process": {"binary": "/tmp/su"}, "function_name": "__sys_setuid",
+            "args": [{"int_arg": 0, "label": "id"}], "return": {"int_arg": -1}}, "node_name": "n1"});
+        assert_eq!(super::format(&setuid).unwrap(), "🔑 setuid  n1 /tmp/su 0 (failed: Operation not permitted)");
+        let conn = json!({"process_kprobe": {"process": {"binary": "/usr/bin/curl"}, "function_name": "tcp_connect",
+            "args": [{"sock_arg": {"saddr": "127.0.0.1", "sport": 40000, "daddr": "127.0.0.1", "dport": 80}}],
+            "return": {"int_arg": 0}}, "node_name": "n1"});
+        assert_eq!(super::format(&conn).unwrap(), "🔌 connect n1 /usr/bin/curl tcp 127.0.0.1:40000 -> 127.0.0.1:80");
+        let bpf = json!({"process_kprobe": {"process": {"binary": "/x"}, "function_name": "bpf_check",
+            "args": [{"bpf_attr_arg": {"ProgType": "BPF_PROG_TYPE_SOCKET_FILTER",
+            "ProgName": "demo", "InsnCnt": 2}}, {"bpf_cmd_arg": "BPF_PROG_LOAD"}]}, "node_name": "n1"});
+        assert_eq!(super::format(&bpf).unwrap(), "🐝 bpf_load n1 /x BPF_PROG_TYPE_SOCKET_FILTER demo instruction count 2");
+        let loader = json!({"process_loader": {"process": {"binary": "/bin/ls"}, "path": "/lib/libc.so.6"},
+            "node_name": "n1"});
+        assert_eq!(super::format(&loader).unwrap(), "🧬 loader  n1 /bin/ls /lib/libc.so.6");
     }
 }

@@ -15,7 +15,7 @@ pub struct Filter {
     pub event_types: Vec<String>,
 }
 
-const KINDS: [&str; 3] = ["process_exec", "process_exit", "process_lsm"];
+const KINDS: [&str; 5] = ["process_exec", "process_exit", "process_lsm", "process_kprobe", "process_loader"];
 
 impl Filter {
     /// True when the event passes.

@@ -5,4 +5,5 @@ pub mod compact;
 pub mod export;
 pub mod filter;
 pub mod model;
+pub mod pending;
 pub mod render;

@@ -26,6 +26,10 @@ pub enum Body {
     ProcessExit(ProcessExit),
     /// A hook fired and a policy decided (enforcement or audit).
     ProcessLsm(Box<ProcessLsm>),
+    /// A detection hook fired (observe only): privilege changes, BPF, modules, TCP.
+    ProcessKprobe(Box<ProcessKprobe>),
+    /// A process mapped a file executable (shared library loading).
+    ProcessLoader(Box<ProcessLoader>),
 }
 
 impl Body {
@@ -35,6 +39,30 @@ impl Body {
             Self::ProcessExec(_) => "PROCESS_EXEC",
             Self::ProcessExit(_) => "PROCESS_EXIT",
             Self::ProcessLsm(_) => "PROCESS_LSM",
+            Self::ProcessKprobe(_) => "PROCESS_KPROBE",
+            Self::ProcessLoader(_) => "PROCESS_LOADER",
+        }
+    }
+
+    /// The process the event is about, mutably.
+    pub fn process_mut(&mut self) -> &mut Process {
+        match self {
+            Self::ProcessExec(e) => &mut e.process,
+            Self::ProcessExit(e) => &mut e.process,
+            Self::ProcessLsm(e) => &mut e.process,
+            Self::ProcessKprobe(e) => &mut e.process,
+            Self::ProcessLoader(e) => &mut e.process,
+        }
+    }
+
+    /// The parent of the process the event is about, mutably.
+    pub fn parent_mut(&mut self) -> Option<&mut Process> {
+        match self {
+            Self::ProcessExec(e) => e.parent.as_mut(),
+            Self::ProcessExit(e) => e.parent.as_mut(),
+            Self::ProcessLsm(e) => e.parent.as_mut(),
+            Self::ProcessKprobe(e) => e.parent.as_mut(),
+            Self::ProcessLoader(e) => e.parent.as_mut(),
         }
     }
 
@@ -44,6 +72,8 @@ impl Body {
             Self::ProcessExec(e) => &e.process,
             Self::ProcessExit(e) => &e.process,
             Self::ProcessLsm(e) => &e.process,
+            Self::ProcessKprobe(e) => &e.process,
+            Self::ProcessLoader(e) => &e.process,
         }
     }
 }
@@ -93,6 +123,51 @@ pub struct ProcessLsm {
     pub args: Vec<serde_json::Value>,
     /// What palisade did, and how.
     pub enforcement: Enforcement,
+}
+
+/// `process_kprobe`: a detection hook fired. palisade attaches tracepoints, not kprobes; the
+/// shape is Tetragon's so that filters on `function_name`/`args` keep working, and `hook` says
+/// which tracepoint produced the event.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessKprobe {
+    /// Acting process (credentials as of the event).
+    pub process: Process,
+    /// Its parent, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Process>,
+    /// Syscall (`__x64_sys_setuid`) or kernel function (`tcp_connect`) the event stands for.
+    pub function_name: String,
+    /// KprobeArgument-shaped objects (`{"int_arg": 0, "label": "uid"}`, `{"sock_arg": {...}}`).
+    pub args: Vec<serde_json::Value>,
+    /// Result (`{"int_arg": -1}`), when the hook sees one.
+    #[serde(rename = "return", skip_serializing_if = "Option::is_none")]
+    pub r#return: Option<serde_json::Value>,
+    /// `KPROBE_ACTION_POST`: detections only report.
+    pub action: String,
+    /// Detection (policy-library entry) that produced the event.
+    pub policy_name: String,
+    /// Human summary.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// palisade: the hook that fired (`tp_btf/sys_exit`, `tp_btf/inet_sock_set_state`...).
+    pub hook: String,
+}
+
+/// `process_loader`: a file mapped executable by a process (once per process image and file).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessLoader {
+    /// The process.
+    pub process: Process,
+    /// Its parent, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Process>,
+    /// Path of the mapped file.
+    pub path: String,
+    /// palisade: the path was longer or deeper than the resolver's bounds.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    /// palisade: the hook that fired.
+    pub hook: String,
 }
 
 /// palisade's account of an enforcement decision.
@@ -258,8 +333,14 @@ pub struct FileProperties {
 /// `binary_properties.file.inode`.
 #[derive(Debug, Clone, Serialize, Default, PartialEq)]
 pub struct InodeProperties {
-    /// Inode number.
+    /// Inode number, a JSON string as protobuf JSON writes uint64 (`"number":"45021"`), which
+    /// Tetragon's documented output shows.
+    #[serde(serialize_with = "u64_string")]
     pub number: u64,
     /// Link count (0 = fileless / deleted).
     pub links: u32,
+}
+
+fn u64_string<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
 }
