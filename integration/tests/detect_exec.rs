@@ -36,7 +36,10 @@ fn exec_of(agent: &Agent, binary: &str, needle: &str) -> Value {
     let evs = agent.wait_events(WAIT, |e| find(e).is_some()).unwrap();
     let ev = find(&evs).unwrap_or_else(|| panic!("no process_exec of {binary} {needle}"));
     // process_credentials on every process event
-    assert!(ev["process_exec"]["process"]["process_credentials"]["euid"].is_u64(), "{ev}");
+    assert!(
+        ev["process_exec"]["process"]["process_credentials"]["euid"].is_u64(),
+        "{ev}"
+    );
     ev
 }
 
@@ -67,16 +70,28 @@ fn binary_executed_from_tmp() {
 
 #[test]
 fn sudo_invocations() {
-    assert!(Path::new("/usr/bin/sudo").exists(), "sudo is not installed (install/build-deps.sh installs it)");
+    assert!(
+        Path::new("/usr/bin/sudo").exists(),
+        "sudo is not installed (install/build-deps.sh installs it)"
+    );
     let agent = agent();
     let marker = format!("palisade-sudo-{}", std::process::id());
-    assert!(run(Command::new("/usr/bin/sudo").args(["-n", "-u", "nobody", "/bin/echo", &marker])).status.success());
+    assert!(
+        run(Command::new("/usr/bin/sudo").args(["-n", "-u", "nobody", "/bin/echo", &marker]))
+            .status
+            .success()
+    );
     exec_of(&agent, "/usr/bin/sudo", &marker);
     let lines = jq(
         r#"select(.process_exec != null) | select(.process_exec.process.binary | contains("sudo")) | "\(.time) \(.process_exec.process.pod.namespace) \(.process_exec.process.binary) \(.process_exec.process.arguments)""#,
         &agent.events,
     );
-    line_with(&lines, &[&format!(" null /usr/bin/sudo -n -u nobody /bin/echo {marker}\"")]);
+    line_with(
+        &lines,
+        &[&format!(
+            " null /usr/bin/sudo -n -u nobody /bin/echo {marker}\""
+        )],
+    );
 }
 
 #[test]
@@ -106,7 +121,11 @@ fn file_capabilities_execution() {
     let dir = scratch();
     let bin = dir.path().join("caps_true");
     copy_exec("/bin/true", &bin, 0o755);
-    let st = Command::new("setcap").args(["cap_net_raw+ep"]).arg(&bin).status().expect("setcap (libcap2-bin)");
+    let st = Command::new("setcap")
+        .args(["cap_net_raw+ep"])
+        .arg(&bin)
+        .status()
+        .expect("setcap (libcap2-bin)");
     assert!(st.success(), "setcap failed");
     assert!(run(as_nobody(&bin).arg("with-caps")).status.success());
     exec_of(&agent, bin.to_str().unwrap(), "with-caps");
@@ -127,7 +146,11 @@ fn file_capabilities_execution() {
 fn fileless_memfd_execution() {
     let agent = agent();
     // the demo copies /bin/echo into a memfd and executes it from there (same pid)
-    let child = Command::new("/usr/bin/python3").arg(demos().join("exec_memfd.py")).arg("/bin/echo").spawn().unwrap();
+    let child = Command::new("/usr/bin/python3")
+        .arg(demos().join("exec_memfd.py"))
+        .arg("/bin/echo")
+        .spawn()
+        .unwrap();
     let pid = child.id();
     assert!(child.wait_with_output().unwrap().status.success());
     let find = |evs: &[Value]| {
@@ -139,12 +162,26 @@ fn fileless_memfd_execution() {
             .cloned()
     };
     let evs = agent.wait_events(WAIT, |e| find(e).is_some()).unwrap();
-    let ev = find(&evs).expect("no process_exec with binary_properties.file.inode.links == 0 for the memfd exec");
+    let ev = find(&evs)
+        .expect("no process_exec with binary_properties.file.inode.links == 0 for the memfd exec");
     let p = &ev["process_exec"]["process"];
-    assert!(p["binary"].as_str().unwrap().starts_with("/memfd:paldemo"), "{ev}");
-    assert!(p["binary_properties"]["file"]["inode"]["number"].is_string(), "uint64 as a JSON string: {ev}");
+    assert!(
+        p["binary"].as_str().unwrap().starts_with("/memfd:paldemo"),
+        "{ev}"
+    );
+    assert!(
+        p["binary_properties"]["file"]["inode"]["number"].is_string(),
+        "uint64 as a JSON string: {ev}"
+    );
     let lines = jq(FILE_FILTER, &agent.events);
-    line_with(&lines, &[p["binary"].as_str().unwrap(), r#"binary_properties={\"file\":{\"inode\":{\"number\":\""#, r#"\"links\":0}"#]);
+    line_with(
+        &lines,
+        &[
+            p["binary"].as_str().unwrap(),
+            r#"binary_properties={\"file\":{\"inode\":{\"number\":\""#,
+            r#"\"links\":0}"#,
+        ],
+    );
 }
 
 #[test]
@@ -152,7 +189,11 @@ fn deleted_binary_execution() {
     let agent = agent();
     let dir = scratch();
     let copy = dir.path().join("deleted_true");
-    let st = Command::new("python3").arg(demos().join("exec_deleted.py")).arg(&copy).status().unwrap();
+    let st = Command::new("python3")
+        .arg(demos().join("exec_deleted.py"))
+        .arg(&copy)
+        .status()
+        .unwrap();
     assert!(st.success());
     assert!(!copy.exists());
     let find = |evs: &[Value]| {
@@ -160,12 +201,20 @@ fn deleted_binary_execution() {
             .find(|e| {
                 let p = &e["process_exec"]["process"];
                 p["binary_properties"]["file"]["inode"]["links"] == 0
-                    && p["binary"].as_str().is_some_and(|b| b.contains("deleted_true"))
+                    && p["binary"]
+                        .as_str()
+                        .is_some_and(|b| b.contains("deleted_true"))
             })
             .cloned()
     };
     let evs = agent.wait_events(WAIT, |e| find(e).is_some()).unwrap();
     let ev = find(&evs).expect("no process_exec with links == 0 for the deleted binary");
     let lines = jq(FILE_FILTER, &agent.events);
-    line_with(&lines, &[ev["process_exec"]["process"]["binary"].as_str().unwrap(), r#"\"links\":0}"#]);
+    line_with(
+        &lines,
+        &[
+            ev["process_exec"]["process"]["binary"].as_str().unwrap(),
+            r#"\"links\":0}"#,
+        ],
+    );
 }

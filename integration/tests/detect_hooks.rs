@@ -524,7 +524,9 @@ fn container_scope_by_default_host_on_request() {
     assert!(inside.wait_with_output().unwrap().status.success());
 
     let evs = agent
-        .wait_events(WAIT, |e| !kprobes(e, "__sys_setuid", |k| k["process"]["pid"] == inside_pid).is_empty())
+        .wait_events(WAIT, |e| {
+            !kprobes(e, "__sys_setuid", |k| k["process"]["pid"] == inside_pid).is_empty()
+        })
         .unwrap();
     for d in [&cg, &parent] {
         for _ in 0..50 {
@@ -541,5 +543,8 @@ fn container_scope_by_default_host_on_request() {
         kprobes(&evs, "__sys_setuid", |k| k["process"]["pid"] == host_pid).is_empty(),
         "a host process was reported without --detect-host"
     );
-    assert!(!evs.iter().any(|e| e.get("process_loader").is_some()), "loader events without --detect-loader");
+    assert!(
+        !evs.iter().any(|e| e.get("process_loader").is_some()),
+        "loader events without --detect-loader"
+    );
 }

@@ -32,10 +32,18 @@ fn lab(kernel: &str) -> Vec<Value> {
         .map(Into::into)
         .unwrap_or_else(|| root.join("target"))
         .join("release/palisade");
-    assert!(release.exists(), "{} is missing: run `cargo build --release -p palisade` first", release.display());
-    let cache = std::env::var("PALISADE_LAB_CACHE").unwrap_or_else(|_| "/var/cache/palisade-lab".into());
+    assert!(
+        release.exists(),
+        "{} is missing: run `cargo build --release -p palisade` first",
+        release.display()
+    );
+    let cache =
+        std::env::var("PALISADE_LAB_CACHE").unwrap_or_else(|_| "/var/cache/palisade-lab".into());
     if !Path::new(&cache).join(kernel).join(".complete").exists() {
-        let st = Command::new(root.join("integration/kernel-lab/fetch-kernels.sh")).arg(kernel).status().unwrap();
+        let st = Command::new(root.join("integration/kernel-lab/fetch-kernels.sh"))
+            .arg(kernel)
+            .status()
+            .unwrap();
         assert!(st.success(), "fetch-kernels.sh {kernel} failed");
     }
     // -H: the cache entry per kernel is a symlink to the unpacked package
@@ -46,14 +54,24 @@ fn lab(kernel: &str) -> Vec<Value> {
         .output()
         .unwrap();
     let ko = String::from_utf8(found.stdout).unwrap();
-    let ko = ko.lines().next().unwrap_or_else(|| panic!("no dummy.ko in the {kernel} kernel package"));
+    let ko = ko
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no dummy.ko in the {kernel} kernel package"));
 
     let dir = scratch();
     let module = fs::File::create(dir.path().join("dummy.ko")).unwrap();
     let st = if ko.ends_with(".xz") {
-        Command::new("xz").args(["-dc", ko]).stdout(module).status().expect("xz (xz-utils)")
+        Command::new("xz")
+            .args(["-dc", ko])
+            .stdout(module)
+            .status()
+            .expect("xz (xz-utils)")
     } else {
-        Command::new("cp").args([ko, dir.path().join("dummy.ko").to_str().unwrap()]).status().unwrap()
+        Command::new("cp")
+            .args([ko, dir.path().join("dummy.ko").to_str().unwrap()])
+            .status()
+            .unwrap()
     };
     assert!(st.success());
     let bins = scratch();
@@ -67,24 +85,48 @@ fn lab(kernel: &str) -> Vec<Value> {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "kernel lab {kernel} failed ({}):\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-    stdout.lines().filter(|l| l.starts_with('{')).filter_map(|l| serde_json::from_str(l).ok()).collect()
+    assert!(
+        out.status.success(),
+        "kernel lab {kernel} failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 fn check(kernel: &str) {
     require_root();
     let evs = lab(kernel);
-    let load = kprobes(&evs, "do_init_module", |k| k["args"][0]["module_arg"]["name"] == "dummy");
-    let load = load.first().unwrap_or_else(|| panic!("{kernel}: no do_init_module for dummy: {evs:?}"));
+    let load = kprobes(&evs, "do_init_module", |k| {
+        k["args"][0]["module_arg"]["name"] == "dummy"
+    });
+    let load = load
+        .first()
+        .unwrap_or_else(|| panic!("{kernel}: no do_init_module for dummy: {evs:?}"));
     assert_eq!(load["hook"], "tp_btf/module_load");
     assert_eq!(load["policy_name"], "kernel-modules");
-    let sys = kprobes(&evs, "__x64_sys_finit_module", |k| k["args"][0]["file_arg"]["path"] == "/lab/dummy.ko");
-    let sys = sys.first().unwrap_or_else(|| panic!("{kernel}: no finit_module event: {evs:?}"));
+    let sys = kprobes(&evs, "__x64_sys_finit_module", |k| {
+        k["args"][0]["file_arg"]["path"] == "/lab/dummy.ko"
+    });
+    let sys = sys
+        .first()
+        .unwrap_or_else(|| panic!("{kernel}: no finit_module event: {evs:?}"));
     assert_eq!(sys["return"]["int_arg"], 0, "{sys}");
-    let req = kprobes(&evs, "security_kernel_module_request", |k| k["args"][0]["string_arg"] == "net-pf-12");
-    let req = req.first().unwrap_or_else(|| panic!("{kernel}: no module request event: {evs:?}"));
+    let req = kprobes(&evs, "security_kernel_module_request", |k| {
+        k["args"][0]["string_arg"] == "net-pf-12"
+    });
+    let req = req
+        .first()
+        .unwrap_or_else(|| panic!("{kernel}: no module request event: {evs:?}"));
     assert_eq!(req["hook"], "tp_btf/module_request");
-    assert_eq!(req["process"]["binary"], "/usr/local/bin/module_request", "{req}");
+    assert_eq!(
+        req["process"]["binary"], "/usr/local/bin/module_request",
+        "{req}"
+    );
 }
 
 #[test]

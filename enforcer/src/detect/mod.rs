@@ -41,12 +41,17 @@ pub struct Detector {
 impl Detector {
     /// A detector with the agent's flags.
     pub fn new(opts: DetectArgs) -> Self {
-        Self { opts, out_of_scope: AtomicU64::new(0) }
+        Self {
+            opts,
+            out_of_scope: AtomicU64::new(0),
+        }
     }
 
     /// True for ring-buffer records that belong to the detection object.
     pub fn owns(bytes: &[u8]) -> bool {
-        bytes.get(..4).is_some_and(|k| u32::from_ne_bytes([k[0], k[1], k[2], k[3]]) == palisade_bpf::detect_events::KIND)
+        bytes.get(..4).is_some_and(|k| {
+            u32::from_ne_bytes([k[0], k[1], k[2], k[3]]) == palisade_bpf::detect_events::KIND
+        })
     }
 
     /// Decodes and renders one record; None when it is out of scope or malformed.
@@ -54,7 +59,10 @@ impl Detector {
         let rec = match record::decode(bytes) {
             Ok(r) => r,
             Err(e) => {
-                shared.counters.decode_errors.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .counters
+                    .decode_errors
+                    .fetch_add(1, Ordering::Relaxed);
                 tracing::debug!("dropping detection record: {e}");
                 return None;
             }
@@ -62,7 +70,14 @@ impl Detector {
         let cg = rec.raw.hdr.cgroup_id;
         // a container cgroup not registered yet is in scope: the agent holds the event until
         // the container's identity arrives, as it does for exec events
-        let in_container = || shared.containers.get(cg).is_some() || shared.resolver.lock().unwrap_or_else(|e| e.into_inner()).is_container(cg);
+        let in_container = || {
+            shared.containers.get(cg).is_some()
+                || shared
+                    .resolver
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .is_container(cg)
+        };
         if !self.opts.detect_host && !in_container() {
             self.out_of_scope.fetch_add(1, Ordering::Relaxed);
             return None;

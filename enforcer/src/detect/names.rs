@@ -26,34 +26,108 @@ pub fn syscall(nr: u64) -> &'static str {
 }
 
 const PROG_TYPES: [&str; 33] = [
-    "UNSPEC", "SOCKET_FILTER", "KPROBE", "SCHED_CLS", "SCHED_ACT", "TRACEPOINT", "XDP", "PERF_EVENT",
-    "CGROUP_SKB", "CGROUP_SOCK", "LWT_IN", "LWT_OUT", "LWT_XMIT", "SOCK_OPS", "SK_SKB", "CGROUP_DEVICE",
-    "SK_MSG", "RAW_TRACEPOINT", "CGROUP_SOCK_ADDR", "LWT_SEG6LOCAL", "LIRC_MODE2", "SK_REUSEPORT",
-    "FLOW_DISSECTOR", "CGROUP_SYSCTL", "RAW_TRACEPOINT_WRITABLE", "CGROUP_SOCKOPT", "TRACING", "STRUCT_OPS",
-    "EXT", "LSM", "SK_LOOKUP", "SYSCALL", "NETFILTER",
+    "UNSPEC",
+    "SOCKET_FILTER",
+    "KPROBE",
+    "SCHED_CLS",
+    "SCHED_ACT",
+    "TRACEPOINT",
+    "XDP",
+    "PERF_EVENT",
+    "CGROUP_SKB",
+    "CGROUP_SOCK",
+    "LWT_IN",
+    "LWT_OUT",
+    "LWT_XMIT",
+    "SOCK_OPS",
+    "SK_SKB",
+    "CGROUP_DEVICE",
+    "SK_MSG",
+    "RAW_TRACEPOINT",
+    "CGROUP_SOCK_ADDR",
+    "LWT_SEG6LOCAL",
+    "LIRC_MODE2",
+    "SK_REUSEPORT",
+    "FLOW_DISSECTOR",
+    "CGROUP_SYSCTL",
+    "RAW_TRACEPOINT_WRITABLE",
+    "CGROUP_SOCKOPT",
+    "TRACING",
+    "STRUCT_OPS",
+    "EXT",
+    "LSM",
+    "SK_LOOKUP",
+    "SYSCALL",
+    "NETFILTER",
 ];
 
 const MAP_TYPES: [&str; 34] = [
-    "UNSPEC", "HASH", "ARRAY", "PROG_ARRAY", "PERF_EVENT_ARRAY", "PERCPU_HASH", "PERCPU_ARRAY", "STACK_TRACE",
-    "CGROUP_ARRAY", "LRU_HASH", "LRU_PERCPU_HASH", "LPM_TRIE", "ARRAY_OF_MAPS", "HASH_OF_MAPS", "DEVMAP",
-    "SOCKMAP", "CPUMAP", "XSKMAP", "SOCKHASH", "CGROUP_STORAGE", "REUSEPORT_SOCKARRAY", "PERCPU_CGROUP_STORAGE",
-    "QUEUE", "STACK", "SK_STORAGE", "DEVMAP_HASH", "STRUCT_OPS", "RINGBUF", "INODE_STORAGE", "TASK_STORAGE",
-    "BLOOM_FILTER", "USER_RINGBUF", "CGRP_STORAGE", "ARENA",
+    "UNSPEC",
+    "HASH",
+    "ARRAY",
+    "PROG_ARRAY",
+    "PERF_EVENT_ARRAY",
+    "PERCPU_HASH",
+    "PERCPU_ARRAY",
+    "STACK_TRACE",
+    "CGROUP_ARRAY",
+    "LRU_HASH",
+    "LRU_PERCPU_HASH",
+    "LPM_TRIE",
+    "ARRAY_OF_MAPS",
+    "HASH_OF_MAPS",
+    "DEVMAP",
+    "SOCKMAP",
+    "CPUMAP",
+    "XSKMAP",
+    "SOCKHASH",
+    "CGROUP_STORAGE",
+    "REUSEPORT_SOCKARRAY",
+    "PERCPU_CGROUP_STORAGE",
+    "QUEUE",
+    "STACK",
+    "SK_STORAGE",
+    "DEVMAP_HASH",
+    "STRUCT_OPS",
+    "RINGBUF",
+    "INODE_STORAGE",
+    "TASK_STORAGE",
+    "BLOOM_FILTER",
+    "USER_RINGBUF",
+    "CGRP_STORAGE",
+    "ARENA",
 ];
 
 /// `BPF_PROG_TYPE_SOCKET_FILTER` for 1.
 pub fn prog_type(t: u64) -> String {
-    PROG_TYPES.get(t as usize).map_or_else(|| format!("BPF_PROG_TYPE_{t}"), |n| format!("BPF_PROG_TYPE_{n}"))
+    PROG_TYPES.get(t as usize).map_or_else(
+        || format!("BPF_PROG_TYPE_{t}"),
+        |n| format!("BPF_PROG_TYPE_{n}"),
+    )
 }
 
 /// `BPF_MAP_TYPE_HASH` for 1.
 pub fn map_type(t: u64) -> String {
-    MAP_TYPES.get(t as usize).map_or_else(|| format!("BPF_MAP_TYPE_{t}"), |n| format!("BPF_MAP_TYPE_{n}"))
+    MAP_TYPES.get(t as usize).map_or_else(
+        || format!("BPF_MAP_TYPE_{t}"),
+        |n| format!("BPF_MAP_TYPE_{n}"),
+    )
 }
 
 const TCP_STATES: [&str; 13] = [
-    "", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "CLOSE", "CLOSE_WAIT",
-    "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV",
+    "",
+    "ESTABLISHED",
+    "SYN_SENT",
+    "SYN_RECV",
+    "FIN_WAIT1",
+    "FIN_WAIT2",
+    "TIME_WAIT",
+    "CLOSE",
+    "CLOSE_WAIT",
+    "LAST_ACK",
+    "LISTEN",
+    "CLOSING",
+    "NEW_SYN_RECV",
 ];
 
 /// `TCP_ESTABLISHED` for 1 (Tetragon's `sock_arg.state` spelling).
@@ -76,7 +150,11 @@ pub fn clone_namespaces(flags: u64) -> String {
         (0x0200_0000, "CLONE_NEWCGROUP"),
         (0x0000_0080, "CLONE_NEWTIME"),
     ];
-    NS.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, n)| *n).collect::<Vec<_>>().join("|")
+    NS.iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 /// Module taint bits (`struct module.taints`) as Tetragon's `TaintedBitsType` names.
@@ -91,12 +169,17 @@ pub fn module_taints(bits: u64) -> Vec<&'static str> {
         (15, "TAINT_KERNEL_LIVEPATCH_MODULE"),
         (18, "TAINT_TEST_MODULE"),
     ];
-    T.iter().filter(|(b, _)| bits & (1 << b) != 0).map(|(_, n)| *n).collect()
+    T.iter()
+        .filter(|(b, _)| bits & (1 << b) != 0)
+        .map(|(_, n)| *n)
+        .collect()
 }
 
 /// `-EPERM` -> `EPERM`, for messages.
 pub fn errno(ret: i64) -> Option<String> {
-    (-4095..0).contains(&ret).then(|| format!("{:?}", nix::errno::Errno::from_raw((-ret) as i32)))
+    (-4095..0)
+        .contains(&ret)
+        .then(|| format!("{:?}", nix::errno::Errno::from_raw((-ret) as i32)))
 }
 
 #[cfg(test)]
@@ -112,6 +195,9 @@ mod tests {
         assert_eq!(clone_namespaces(0x1002_0000), "CLONE_NEWUSER|CLONE_NEWNS");
         assert_eq!(errno(-1).as_deref(), Some("EPERM"));
         assert_eq!(errno(3), None);
-        assert_eq!(module_taints(1 << 12 | 1 << 13), ["TAINT_OUT_OF_TREE_MODULE", "TAINT_UNSIGNED_MODULE"]);
+        assert_eq!(
+            module_taints(1 << 12 | 1 << 13),
+            ["TAINT_OUT_OF_TREE_MODULE", "TAINT_UNSIGNED_MODULE"]
+        );
     }
 }

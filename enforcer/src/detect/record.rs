@@ -25,14 +25,21 @@ fn cstr(b: &[u8]) -> String {
 
 /// Decodes one record of kind [`KIND`].
 pub fn decode(bytes: &[u8]) -> Result<DetectRecord, DecodeError> {
-    let short = || DecodeError::Short { kind: KIND, len: bytes.len() };
+    let short = || DecodeError::Short {
+        kind: KIND,
+        len: bytes.len(),
+    };
     let raw: Detect = events::read(bytes).ok_or_else(short)?;
     if raw.hdr.kind != KIND {
         return Err(DecodeError::UnknownKind(raw.hdr.kind));
     }
     let tail = &bytes[std::mem::size_of::<Detect>()..];
     let data = tail.get(..raw.data_len as usize).ok_or_else(short)?;
-    Ok(DetectRecord { raw, data: cstr(data), comm: cstr(&raw.comm) })
+    Ok(DetectRecord {
+        raw,
+        data: cstr(data),
+        comm: cstr(&raw.comm),
+    })
 }
 
 #[cfg(test)]

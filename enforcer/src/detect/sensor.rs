@@ -25,7 +25,10 @@ pub struct DetectHooks {
 
 /// A tracepoint exists in the running kernel when its BTF has `btf_trace_<name>`.
 fn has_tracepoint(btf: Option<&Btf<'_>>, name: &str) -> bool {
-    btf.is_some_and(|b| b.type_by_name::<Typedef<'_>>(&format!("btf_trace_{name}")).is_some())
+    btf.is_some_and(|b| {
+        b.type_by_name::<Typedef<'_>>(&format!("btf_trace_{name}"))
+            .is_some()
+    })
 }
 
 /// Loads the detection programs, writing into `ring` (the process sensor's ring buffer), and
@@ -35,20 +38,31 @@ pub fn load<'o>(
     ring: &impl MapCore,
     opts: &DetectArgs,
 ) -> Result<(DetectSkel<'o>, DetectHooks)> {
-    let mut open = DetectSkelBuilder::default().open(obj).context("opening detect BPF object")?;
-    open.maps.events.reuse_fd(ring.as_fd()).context("sharing the process ring buffer")?;
+    let mut open = DetectSkelBuilder::default()
+        .open(obj)
+        .context("opening detect BPF object")?;
+    open.maps
+        .events
+        .reuse_fd(ring.as_fd())
+        .context("sharing the process ring buffer")?;
     let btf = Btf::from_vmlinux().ok();
     let hooks = DetectHooks {
         module_load: has_tracepoint(btf.as_ref(), "module_load"),
         module_request: has_tracepoint(btf.as_ref(), "module_request"),
         loader: opts.detect_loader,
     };
-    open.progs.pal_det_module_load.set_autoload(hooks.module_load);
-    open.progs.pal_det_module_request.set_autoload(hooks.module_request);
+    open.progs
+        .pal_det_module_load
+        .set_autoload(hooks.module_load);
+    open.progs
+        .pal_det_module_request
+        .set_autoload(hooks.module_request);
     if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
         ro.loader_enabled = opts.detect_loader;
     }
-    let mut skel = open.load().context("loading detect BPF programs (tp_btf)")?;
+    let mut skel = open
+        .load()
+        .context("loading detect BPF programs (tp_btf)")?;
     skel.attach().context("attaching detect tracepoints")?;
     Ok((skel, hooks))
 }
