@@ -10,3 +10,5 @@ PAUSE_IMAGE=localhost/pause:local
 APT="-o DPkg::Lock::Timeout=600"
 # The hierarchies under which CRI pod cgroup parents can be left behind (kubelet normally owns them).
 CGROUP_LEFTOVER_PARENTS="kubepods palisade-it"
+# Does containerd answer? Plain `ctr version` keeps dialing a missing socket for 10 s.
+ctrd_up() { [ -S "$CTRD_SOCK" ] && ctr --connect-timeout 2s version >/dev/null 2>&1; }

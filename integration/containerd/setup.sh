@@ -53,6 +53,6 @@ python3 "$HERE/mkimage.py" /bin/busybox "$PALISADE_CTRD_DIR/pause.tar" "$PAUSE_I
 # Import once now so that a setup-only run leaves a usable image store; start.sh re-imports
 # whatever is missing (e.g. after /var/lib/containerd was wiped).
 started=0
-if ! ctr version >/dev/null 2>&1; then "$HERE/start.sh"; started=1; else "$HERE/start.sh" --import-only; fi
+if ! ctrd_up; then "$HERE/start.sh"; started=1; else "$HERE/start.sh" --import-only; fi
 [ "$started" = 1 ] && "$HERE/stop.sh"
 echo "setup.sh: ok ($(containerd --version | awk '{print $3}'), runc $(runc --version | awk 'NR==1{print $3}'))"

@@ -23,10 +23,10 @@ import_images() {
 if [ "${1:-}" = --import-only ]; then import_images; exit 0; fi
 command -v containerd >/dev/null || { echo "start.sh: containerd not installed: run $HERE/setup.sh" >&2; exit 1; }
 
-if [ -f "$CTRD_PID" ] && kill -0 "$(cat "$CTRD_PID")" 2>/dev/null && ctr version >/dev/null 2>&1; then
+if [ -f "$CTRD_PID" ] && kill -0 "$(cat "$CTRD_PID")" 2>/dev/null && ctrd_up; then
   import_images; echo "start.sh: containerd already running (pid $(cat "$CTRD_PID"))"; exit 0
 fi
-if ctr version >/dev/null 2>&1; then
+if ctrd_up; then
   echo "start.sh: a containerd not started by this script answers on $CTRD_SOCK; stop it first" >&2; exit 1
 fi
 
@@ -37,11 +37,11 @@ setsid containerd --config "$CTRD_CONFIG" --log-level debug >>"$CTRD_LOG" 2>&1 <
 echo $! >"$CTRD_PID"
 # Readiness is `ctr version` answering, not the NRI socket existing: that file survives a stop.
 for _ in $(seq 200); do
-  ctr version >/dev/null 2>&1 && break
+  ctrd_up && break
   kill -0 "$(cat "$CTRD_PID")" 2>/dev/null || { echo "start.sh: containerd exited; tail of $CTRD_LOG:" >&2; tail -20 "$CTRD_LOG" >&2; exit 1; }
   sleep 0.05
 done
-ctr version >/dev/null 2>&1 || { echo "start.sh: containerd did not answer within 10 s; see $CTRD_LOG" >&2; exit 1; }
+ctrd_up || { echo "start.sh: containerd did not answer within 10 s; see $CTRD_LOG" >&2; exit 1; }
 # The NRI socket and pre-installed plugins are started by the CRI plugin's Run, after the API
 # answers; "successfully booted" is logged once they are up.
 for _ in $(seq 200); do grep -q 'containerd successfully booted' <(tail -c +"$log_from" "$CTRD_LOG") && break; sleep 0.05; done

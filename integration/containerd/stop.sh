@@ -6,7 +6,7 @@ set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/env.sh"
 
-if ctr version >/dev/null 2>&1; then
+if ctrd_up; then
   # Pods are tasks+containers in the k8s.io namespace: kill the tasks, then delete everything.
   for t in $(ctr -n k8s.io tasks ls -q 2>/dev/null); do ctr -n k8s.io tasks kill -s SIGKILL "$t" >/dev/null 2>&1; done
   for _ in $(seq 50); do

@@ -58,11 +58,12 @@ async fn containerd_launches_the_plugin_and_delivers_events() -> Result<()> {
     Cri::connect().await?; // fails with how to start containerd
     let _ = std::fs::remove_file(EVENTS);
     let exe = std::env::current_exe()?;
-    std::fs::create_dir_all(Path::new(PLUGIN_LINK).parent().unwrap())?;
-    let _ = std::fs::remove_file(PLUGIN_LINK);
-    std::os::unix::fs::symlink(&exe, PLUGIN_LINK)?;
     let outcome = async {
+        // stop.sh removes leftover test plugins, so the link goes in between stop and start.
         run_script("stop.sh")?;
+        std::fs::create_dir_all(Path::new(PLUGIN_LINK).parent().unwrap())?;
+        let _ = std::fs::remove_file(PLUGIN_LINK);
+        std::os::unix::fs::symlink(&exe, PLUGIN_LINK)?;
         run_script("start.sh").context("containerd did not start with the pre-installed plugin")?;
         scenario().await
     }
