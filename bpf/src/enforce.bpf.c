@@ -62,6 +62,13 @@ struct {
 } pal_trie SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct pal_alias_key);
+	__type(value, struct pal_alias);
+} pal_aliases SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct pal_uid_key);
@@ -93,6 +100,9 @@ struct pal_enf_heap {
 	char path[2][PAL_PATH_MAX];	/* resolved paths, NUL-free, path[i][0 .. len[i]) */
 	char exe[PAL_PATH_MAX];
 	__u32 len[2];
+	__u64 ino[2];			/* identity of the object at path[i] (0 = none) */
+	__u32 dev[2];
+	__u32 nlink[2];
 	__u32 exe_len;
 	__u32 euid;
 	__u8 trunc[2];
@@ -102,6 +112,8 @@ struct pal_enf_heap {
 	struct pal_trie_key kf[2];	/* forward keys of path[0], path[1] */
 	struct pal_trie_key kr[2];	/* reversed keys */
 	struct pal_trie_key kb;		/* binary key */
+	struct pal_trie_key ka;		/* protected name of a hard-linked object */
+	struct pal_alias alias;		/* value being recorded by note_alias */
 	struct pal_decision rec;
 };
 
@@ -146,22 +158,47 @@ static __always_inline void key_fwd(struct pal_trie_key *k, const char *p, __u32
 		k->path[n] = 0;
 }
 
-/* Reversed key: the last PAL_ENF_KEY_PATH bytes, last byte first (suffix rules). */
-static __always_inline void key_rev(struct pal_trie_key *k, const char *p, __u32 len)
+/* Which buffer a reversed key is built from / into. */
+enum { REV_PATH0 = 0, REV_PATH1 = 1, REV_EXE = 2 };
+
+struct rev_ctx {
+	__u32 which;
+	__u32 len;
+};
+
+static long rev_step(__u64 i, void *arg)
 {
+	struct rev_ctx *c = arg;
+	__u32 zero = 0;
+	struct pal_enf_heap *h = bpf_map_lookup_elem(&pal_enf_heap_map, &zero);
+
+	if (!h || i >= c->len || i >= PAL_ENF_KEY_PATH)
+		return 1;
+	__u32 src = (c->len - 1 - i) & (PAL_PATH_MAX - 1);
+
+	if (c->which == REV_EXE)
+		h->kb.path[i] = h->exe[src];
+	else if (c->which == REV_PATH1)
+		h->kr[1].path[i] = h->path[1][src];
+	else
+		h->kr[0].path[i] = h->path[0][src];
+	return 0;
+}
+
+/* Reversed key: the last PAL_ENF_KEY_PATH bytes, last byte first (suffix rules).  Built under
+ * bpf_loop so the verifier checks one step, not 248. */
+static __always_inline void key_rev(struct pal_enf_heap *h, __u32 which, __u32 len)
+{
+	struct rev_ctx c = { .which = which, .len = len };
+	struct pal_trie_key *k = which == REV_EXE ? &h->kb : which == REV_PATH1 ? &h->kr[1] : &h->kr[0];
 	__u32 n = len < PAL_ENF_KEY_PATH ? len : PAL_ENF_KEY_PATH;
 
-	for (__u32 i = 0; i < PAL_ENF_KEY_PATH; i++) {
-		if (i >= n)
-			break;
-		k->path[i] = p[(len - 1 - i) & (PAL_PATH_MAX - 1)];
-	}
-	if (n < PAL_ENF_KEY_PATH) {
+	bpf_loop(PAL_ENF_KEY_PATH, rev_step, &c, 0);
+	k->prefixlen = n < PAL_ENF_KEY_PATH ? 32 + 8 * (n + 1) : 32 + 8 * PAL_ENF_KEY_PATH;
+	barrier_var(n);
+	n &= 0xff;
+	if (n < PAL_ENF_KEY_PATH)
 		k->path[n] = 0;
-		k->prefixlen = 32 + 8 * (n + 1);
-	} else {
-		k->prefixlen = 32 + 8 * PAL_ENF_KEY_PATH;
-	}
 }
 
 /* ---- path resolution ------------------------------------------------------------------- */
@@ -175,6 +212,11 @@ static __always_inline void resolve(struct pal_enf_heap *h, int slot, struct den
 
 	slot &= 1;
 	h->rev_built[slot] = 0;
+	struct inode *ino = BPF_CORE_READ(d, d_inode);
+
+	h->ino[slot] = ino ? BPF_CORE_READ(ino, i_ino) : 0;
+	h->dev[slot] = ino ? BPF_CORE_READ(ino, i_sb, s_dev) : 0;
+	h->nlink[slot] = ino ? BPF_CORE_READ(ino, __i_nlink) : 0;
 	if (!s) {
 		h->len[slot] = 0;
 		h->trunc[slot] = 1;
@@ -218,11 +260,13 @@ static __always_inline int bin_bit(union pal_trie_val *v, __u32 rule)
 	return (v->bin_rules[(rule / 64) & (PAL_ENF_RULES / 64 - 1)] >> (rule % 64)) & 1;
 }
 
-static __always_inline int bin_match(struct pal_enf_heap *h, __u32 set, __u32 rule)
+/* Does rule `rule` of `set` match the current executable?  Global: verified once. */
+__noinline int pal_bin_match(__u32 set, __u32 rule)
 {
+	struct pal_enf_heap *h = heap();
 	struct pal_set_cfg *cfg = bpf_map_lookup_elem(&pal_sets, &set);
 
-	if (!cfg || !resolve_exe(h))
+	if (!h || !cfg || !resolve_exe(h))
 		return 0;
 	h->kb.scope = set << 2 | PAL_TRIE_BIN;
 	key_fwd(&h->kb, h->exe, h->exe_len);
@@ -231,7 +275,7 @@ static __always_inline int bin_match(struct pal_enf_heap *h, __u32 set, __u32 ru
 	if (!cfg->has_bin_suffix)
 		return 0;
 	h->kb.scope = set << 2 | PAL_TRIE_BIN_REV;
-	key_rev(&h->kb, h->exe, h->exe_len);
+	key_rev(h, REV_EXE, h->exe_len);
 	return bin_bit(bpf_map_lookup_elem(&pal_trie, &h->kb), rule);
 }
 
@@ -244,7 +288,7 @@ static __always_inline int cond_ok(struct pal_enf_heap *h, __u32 set, struct pal
 			return 0;
 	}
 	if (c.cond & PAL_COND_BIN)
-		return bin_match(h, set, c.rule);
+		return pal_bin_match(set, c.rule);
 	return 1;
 }
 
@@ -268,6 +312,7 @@ static __always_inline int first_match(struct pal_enf_heap *h, __u32 set, union 
 #define V_RULE(v) (((v) >> 8) & 0xffff)
 #define V_DEFAULT (1 << 24)
 #define V_TRUNC (1 << 25)
+#define V_INODE (1 << 26)
 #define V_MAKE(action, rule) ((int)(action) | (int)(rule) << 8)
 
 /*
@@ -297,14 +342,32 @@ __noinline int pal_eval(__u32 set, __u32 op, __u32 slot)
 	fi = first_match(h, set, fv, op);
 	if (cfg->has_suffix) {
 		if (!h->rev_built[slot]) {
-			key_rev(&h->kr[slot], h->path[slot], h->len[slot]);
+			key_rev(h, slot ? REV_PATH1 : REV_PATH0, h->len[slot]);
 			h->rev_built[slot] = 1;
 		}
 		h->kr[slot].scope = set << 2 | PAL_TRIE_PATH_REV;
 		rv = bpf_map_lookup_elem(&pal_trie, &h->kr[slot]);
 		ri = first_match(h, set, rv, op);
 	}
+	/* another name of a protected multiply-linked file: its canonical path's rules apply */
+	union pal_trie_val *iv = NULL;
+	int ii = -1;
+
+	if (h->nlink[slot] > 1) {
+		struct pal_alias_key ak = { .dev = h->dev[slot], .ino = h->ino[slot] };
+		struct pal_alias *a = bpf_map_lookup_elem(&pal_aliases, &ak);
+
+		if (a) {
+			bpf_probe_read_kernel(h->ka.path, sizeof(h->ka.path), a->path);
+			h->ka.prefixlen = a->prefixlen;
+			h->ka.scope = set << 2 | PAL_TRIE_PATH;
+			iv = bpf_map_lookup_elem(&pal_trie, &h->ka);
+			ii = first_match(h, set, iv, op);
+		}
+	}
 	struct pal_cand c = {};
+	int by_inode = 0;
+
 	if (fv && fi >= 0)
 		c = fv->cand[op][fi & (PAL_ENF_CANDS - 1)];
 	if (rv && ri >= 0) {
@@ -313,8 +376,16 @@ __noinline int pal_eval(__u32 set, __u32 op, __u32 slot)
 		if (c.action == PAL_ACT_NONE || r.rule < c.rule)
 			c = r;
 	}
+	if (iv && ii >= 0) {
+		struct pal_cand r = iv->cand[op][ii & (PAL_ENF_CANDS - 1)];
+
+		if (c.action == PAL_ACT_NONE || r.rule < c.rule) {
+			c = r;
+			by_inode = 1;
+		}
+	}
 	if (c.action != PAL_ACT_NONE)
-		return V_MAKE(c.action, c.rule);
+		return V_MAKE(c.action, c.rule) | (by_inode ? V_INODE : 0);
 	if (cfg->default_action != PAL_ACT_NONE && (cfg->listed_ops & bit))
 		return V_MAKE(cfg->default_action, PAL_RULE_NONE) | V_DEFAULT;
 	return 0;
@@ -428,6 +499,8 @@ static __always_inline int decide(struct pal_enf_heap *h, struct pal_binding *b,
 		r->flags |= PAL_DF_TRUNC_PATH;
 	if (best_slot)
 		r->flags |= PAL_DF_PATH2;
+	if (best & V_INODE)
+		r->flags |= PAL_DF_INODE;
 	if (b->mode == PAL_BIND_AUDIT || (cfg && cfg->audit)) {
 		if (action != PAL_ACT_AUDIT)
 			r->flags |= PAL_DF_AUDIT_MODE;
@@ -531,13 +604,38 @@ static __always_inline int do_rename(const struct path *old_dir, struct dentry *
 		      BPF_CORE_READ(new_dir, mnt), PAL_HOOK_PATH_RENAME, mech);
 }
 
+/* Records the identity of a protected file that gets a new name, whoever links it. */
+static __always_inline void note_alias(struct pal_enf_heap *h)
+{
+	if (h->trunc[0] || !h->ino[0])
+		return;
+	h->kf[0].scope = PAL_SET_ANY << 2 | PAL_TRIE_PATH;
+	if (!bpf_map_lookup_elem(&pal_trie, &h->kf[0]))
+		return;
+	struct pal_alias_key ak = { .dev = h->dev[0], .ino = h->ino[0] };
+
+	h->alias.prefixlen = h->kf[0].prefixlen;
+	bpf_probe_read_kernel(h->alias.path, sizeof(h->alias.path), h->kf[0].path);
+	bpf_map_update_elem(&pal_aliases, &ak, &h->alias, BPF_ANY);
+}
+
 /* The existing name and the new one (links cannot cross mounts, so one vfsmount serves both). */
 static __always_inline int do_link(struct dentry *old_dentry, const struct path *new_dir,
 				   struct dentry *new_dentry, __u8 mech)
 {
 	struct vfsmount *m = BPF_CORE_READ(new_dir, mnt);
+	struct pal_enf_heap *h = begin();
+	struct pal_binding *b;
 
-	return check2(BIT(PAL_OP_LINK), old_dentry, m, new_dentry, m, PAL_HOOK_PATH_LINK, mech);
+	if (!h)
+		return 0;
+	resolve(h, 0, old_dentry, m);
+	note_alias(h);
+	b = binding();
+	if (!b)
+		return 0;
+	resolve(h, 1, new_dentry, m);
+	return decide(h, b, BIT(PAL_OP_LINK), 2, PAL_HOOK_PATH_LINK, mech);
 }
 
 /* xattr hooks get a dentry without its mount: resolve against the namespace root mount, which
@@ -545,9 +643,21 @@ static __always_inline int do_link(struct dentry *old_dentry, const struct path 
 static __always_inline int do_xattr(struct dentry *dentry, __u8 hook, __u8 mech)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	struct mount *root = BPF_CORE_READ(t, nsproxy, mnt_ns, root);
+	struct super_block *sb = BPF_CORE_READ(dentry, d_sb);
+	struct vfsmount *m = BPF_CORE_READ(t, fs, root.mnt);
 
-	return check1(BIT(PAL_OP_SETXATTR), dentry, &root->mnt, hook, mech);
+	/* the mount is not passed: take the task's root or cwd mount when the file is on that
+	 * filesystem (exact unless it is also bind-mounted elsewhere), else the namespace root,
+	 * which yields a path relative to the file's filesystem */
+	if (BPF_CORE_READ(m, mnt_sb) != sb) {
+		m = BPF_CORE_READ(t, fs, pwd.mnt);
+		if (BPF_CORE_READ(m, mnt_sb) != sb) {
+			struct mount *root = BPF_CORE_READ(t, nsproxy, mnt_ns, root);
+
+			m = &root->mnt;
+		}
+	}
+	return check1(BIT(PAL_OP_SETXATTR), dentry, m, hook, mech);
 }
 
 static __always_inline int do_exec(struct linux_binprm *bprm, __u8 mech)
@@ -737,6 +847,119 @@ int BPF_PROG(pal_fmod_file_mprotect, struct vm_area_struct *vma, unsigned long r
 	     int ret)
 {
 	return earlier(ret) ?: do_mmap(BPF_CORE_READ(vma, vm_file), prot, PAL_HOOK_FILE_MPROTECT, FMOD_M);
+}
+
+/* Writes through an fd opened earlier (before the policy, inherited, or received). */
+#define MAY_WRITE 0x2
+SEC("lsm/file_permission")
+int BPF_PROG(pal_lsm_file_permission, struct file *file, int mask, int ret)
+{
+	if (ret)
+		return -EPERM;
+	if (!(mask & MAY_WRITE))
+		return 0;
+	return lsm_ret(check1(BIT(PAL_OP_WRITE), BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt),
+			      PAL_HOOK_FILE_PERMISSION, LSM_M));
+}
+SEC("fmod_ret/security_file_permission")
+int BPF_PROG(pal_fmod_file_permission, struct file *file, int mask, int ret)
+{
+	if (ret)
+		return -EPERM;
+	if (!(mask & MAY_WRITE))
+		return 0;
+	return check1(BIT(PAL_OP_WRITE), BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt),
+		      PAL_HOOK_FILE_PERMISSION, FMOD_M);
+}
+
+/*
+ * Bind and move mounts inside a protected cgroup would give protected files paths the rules do
+ * not name (and path rules cannot follow every alias), so they are refused whenever a bound
+ * policy can deny anything.  Workloads under a file policy have no business remounting.
+ */
+#define MS_BIND 4096
+#define MS_MOVE 8192
+static __always_inline int do_sb_mount(const struct path *path, unsigned long flags, __u8 mech)
+{
+	struct pal_binding *b = binding();
+	struct pal_enf_heap *h;
+	__u32 deny_set = 0;
+	int found = 0;
+
+	if (!b || !(flags & (MS_BIND | MS_MOVE)) || !(h = begin()))
+		return 0;
+	for (int i = 0; i < PAL_ENF_SETS; i++) {
+		if (i >= b->nsets)
+			break;
+		__u32 set = b->sets[i];
+		struct pal_set_cfg *cfg = bpf_map_lookup_elem(&pal_sets, &set);
+
+		if (cfg && cfg->deny_ops) {
+			deny_set = set;
+			found = 1;
+			break;
+		}
+	}
+	if (!found)
+		return 0;
+	resolve(h, 0, BPF_CORE_READ(path, dentry), BPF_CORE_READ(path, mnt));
+
+	struct pal_decision *r = &h->rec;
+	int audit = b->mode == PAL_BIND_AUDIT;
+
+	r->flags = PAL_DF_MOUNT_GUARD | (audit ? PAL_DF_AUDIT_MODE : 0);
+	r->set_id = deny_set;
+	r->rule = PAL_RULE_NONE;
+	r->action = audit ? PAL_ACT_AUDIT : PAL_ACT_DENY;
+	r->op = PAL_OP_MOUNT;
+	r->hook = PAL_HOOK_SB_MOUNT;
+	r->mechanism = mech;
+	r->family = 0;
+	r->port = 0;
+	r->err = audit ? 0 : -EPERM;
+	r->prevented = !audit;
+	copy_rec_path(r->path, h->path[0], h->len[0], &r->path_len, &r->flags, PAL_DF_REC_PATH_CUT);
+	r->path2[0] = 0;
+	r->path2_len = 0;
+	emit(r);
+	return audit ? 0 : -EPERM;
+}
+
+SEC("lsm/sb_mount")
+int BPF_PROG(pal_lsm_sb_mount, const char *dev_name, const struct path *path, const char *type,
+	     unsigned long flags, void *data, int ret)
+{
+	return lsm_ret(earlier(ret) ?: do_sb_mount(path, flags, LSM_M));
+}
+SEC("fmod_ret/security_sb_mount")
+int BPF_PROG(pal_fmod_sb_mount, const char *dev_name, const struct path *path, const char *type,
+	     unsigned long flags, void *data, int ret)
+{
+	return earlier(ret) ?: do_sb_mount(path, flags, FMOD_M);
+}
+
+/* ---- cgroup inheritance ------------------------------------------------------------ */
+
+/* A new cgroup2 directory under a bound one is bound the same way before mkdir returns, so a
+ * workload cannot step out of its policy by creating a child cgroup and moving into it. */
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(pal_cgroup_mkdir, struct cgroup *cgrp, const char *path)
+{
+	/* hierarchy 0 is the default (v2) hierarchy; v1 hierarchies have their own id spaces */
+	if (BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+		return 0;
+	__u64 id = BPF_CORE_READ(cgrp, kn, id);
+	__u64 parent = BPF_CORE_READ(cgrp, self.parent, cgroup, kn, id);
+	struct pal_binding *pb = bpf_map_lookup_elem(&pal_bindings, &parent);
+
+	if (!pb)
+		return 0;
+	struct pal_binding b = *pb;
+
+	if (!b.root)
+		b.root = parent;
+	bpf_map_update_elem(&pal_bindings, &id, &b, BPF_ANY);
+	return 0;
 }
 
 /* ---- network: cgroup sock_addr programs (inline, no trampolines) ------------------------ */

@@ -7,7 +7,9 @@
  * of rules, policies or containers):
  *
  *  1. cgroup id -> struct pal_binding (hash): up to PAL_ENF_SETS policy-set ids and a mode.
- *     No entry = not protected, the hook returns at once.
+ *     No entry = not protected, the hook returns at once.  A cgroup created below a bound one
+ *     inherits its binding in the cgroup_mkdir tracepoint, so moving into a child cgroup does
+ *     not escape (the hot path stays one lookup of the leaf id).
  *  2. The path comes from kernel objects only (path.h: dentry/mount walk to the mount-namespace
  *     root, so chroot cannot shift it), never from a user pointer.
  *  3. Per set: one LPM-trie lookup with key (set id, kind, first PAL_ENF_KEY_PATH path bytes).
@@ -99,6 +101,8 @@ enum pal_hook {
 	PAL_HOOK_SYS_LINKAT,
 	PAL_HOOK_SYS_MKDIRAT,
 	PAL_HOOK_PATH_MKNOD,
+	PAL_HOOK_FILE_PERMISSION,
+	PAL_HOOK_SB_MOUNT,
 };
 
 /* Trie key kinds (low bits of pal_trie_key.scope). */
@@ -125,6 +129,10 @@ enum pal_trie_kind {
 #define PAL_DF_KILLED (1u << 4)		/* SIGKILL sent */
 #define PAL_DF_AUDIT_MODE (1u << 5)	/* the binding or policy is in audit mode: deny downgraded */
 #define PAL_DF_PATH2 (1u << 6)		/* the second path (rename/link target) matched */
+#define PAL_DF_INODE (1u << 7)		/* matched through the file's protected name (hard link) */
+#define PAL_DF_MOUNT_GUARD (1u << 8)	/* bind/move mount refused: it would give protected files new paths */
+
+#define PAL_OP_MOUNT 16			/* pseudo-op of mount-guard records (not a policy operation) */
 
 #define PAL_RULE_NONE 0xffff		/* rule field when no rule acted (default, truncation) */
 
@@ -132,6 +140,7 @@ struct pal_binding {
 	__u32 nsets;
 	__u32 mode;
 	__u32 sets[PAL_ENF_SETS];
+	__u64 root;		/* 0: bound itself; else the bound ancestor this entry was inherited from */
 };
 
 /* Per policy set. */
@@ -160,6 +169,28 @@ struct pal_cand {
 union pal_trie_val {
 	struct pal_cand cand[PAL_ENF_OPS][PAL_ENF_CANDS];
 	__u64 bin_rules[PAL_ENF_RULES / 64];
+};
+
+/*
+ * Hard links: a protected file with more than one name can be reached by a name no rule
+ * mentions.  pal_aliases maps the identity (device, inode) of such a file to its protected
+ * name, as a ready trie key (set id filled in per lookup).  Entries come from userspace at
+ * apply (links that already exist) and from the path_link hook for every process (links made
+ * later, even outside protected cgroups), which records the identity whenever the existing name
+ * is protected by any applied policy (set id 0 holds the union of protected names).  A hook that
+ * sees an object with more than one link also evaluates the policy on the protected name.
+ */
+#define PAL_SET_ANY 0
+
+struct pal_alias_key {
+	__u32 dev;		/* kernel encoding: major << 20 | minor */
+	__u32 _pad;
+	__u64 ino;
+};
+
+struct pal_alias {
+	__u32 prefixlen;	/* as in pal_trie_key */
+	__u8 path[PAL_ENF_KEY_PATH];
 };
 
 struct pal_uid_key {

@@ -66,10 +66,15 @@ pub mod dflags {
     pub const KILLED: u32 = 1 << 4;
     pub const AUDIT_MODE: u32 = 1 << 5;
     pub const PATH2: u32 = 1 << 6;
+    pub const INODE: u32 = 1 << 7;
+    pub const MOUNT_GUARD: u32 = 1 << 8;
 }
 
+/// `PAL_OP_MOUNT`: op of mount-guard records.
+pub const OP_MOUNT: u8 = 16;
+
 /// `enum pal_hook`, in order; `HOOKS[h - 1]` is the name of hook `h`.
-pub const HOOKS: [&str; 29] = [
+pub const HOOKS: [&str; 31] = [
     "file_open",
     "path_unlink",
     "path_rename",
@@ -99,6 +104,8 @@ pub const HOOKS: [&str; 29] = [
     "sys_enter_linkat",
     "sys_enter_mkdirat",
     "path_mknod",
+    "file_permission",
+    "sb_mount",
 ];
 
 /// `struct pal_binding`.
@@ -108,6 +115,8 @@ pub struct Binding {
     pub nsets: u32,
     pub mode: u32,
     pub sets: [u32; SETS],
+    /// 0: bound itself; else the bound ancestor this entry was inherited from.
+    pub root: u64,
 }
 
 /// `struct pal_set_cfg`.
@@ -166,6 +175,27 @@ impl TrieVal {
         plain::copy_from_bytes(&mut v, &bytes).expect("size");
         v
     }
+}
+
+/// `PAL_SET_ANY`: the set id whose path nodes are the union of every applied policy's.
+pub const SET_ANY: u32 = 0;
+
+/// `struct pal_alias_key`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct AliasKey {
+    /// Kernel encoding: `major << 20 | minor`.
+    pub dev: u32,
+    pub _pad: u32,
+    pub ino: u64,
+}
+
+/// `struct pal_alias`: the protected name of a hard-linked file, as trie key bytes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Alias {
+    pub prefixlen: u32,
+    pub path: [u8; KEY_PATH],
 }
 
 /// `struct pal_uid_key`.
@@ -245,7 +275,10 @@ macro_rules! plain_pod {
         unsafe impl plain::Plain for $t {}
     )*};
 }
-plain_pod!(Binding, SetCfg, TrieKey, Cand, TrieVal, UidKey, NetKey, NetCand, NetVal, Decision);
+plain_pod!(
+    Binding, SetCfg, TrieKey, Cand, TrieVal, AliasKey, Alias, UidKey, NetKey, NetCand, NetVal,
+    Decision
+);
 
 /// Bytes of a plain value, for map keys and values.
 pub fn bytes_of<T: plain::Plain>(v: &T) -> &[u8] {
@@ -260,16 +293,19 @@ mod tests {
 
     #[test]
     fn layouts_match_enforce_h() {
-        assert_eq!(size_of::<Binding>(), 8 + 4 * SETS);
+        assert_eq!(size_of::<Binding>(), 8 + 4 * SETS + 8);
         assert_eq!(size_of::<SetCfg>(), 12);
         assert_eq!(size_of::<TrieKey>(), 256);
         assert_eq!(size_of::<TrieVal>(), 256);
         assert_eq!(size_of::<UidKey>(), 12);
+        assert_eq!(size_of::<AliasKey>(), 16);
+        assert_eq!(size_of::<Alias>(), 4 + KEY_PATH);
         assert_eq!(size_of::<NetKey>(), 28);
         assert_eq!(size_of::<NetVal>(), 8 * NET_CANDS);
         assert_eq!(
             size_of::<Decision>(),
-            32 + 8 + 4 + 4 + 4 + 4 + 4 + 16 + 16 + 2 * REC_PATH
+            // 1116 bytes of fields, padded to the header's 8-byte alignment, as in C
+            (32 + 4 + 4 + 4 + 4 + 4 + 8 + 16 + 16 + 2 * REC_PATH + 7) / 8 * 8
         );
     }
 }

@@ -37,22 +37,46 @@ pub struct RunArgs {
     /// Force a file-enforcement mechanism instead of probing (auto, fmod-ret, tracepoint).
     #[arg(long, default_value = "auto", value_parser = ["auto", "fmod-ret", "tracepoint"])]
     pub mechanism: String,
+    /// Run in this cgroup2 directory (created when missing, removed at exit only then) instead
+    /// of a fresh one; other processes can join it to come under the policy.
+    #[arg(long, value_name = "DIR")]
+    pub cgroup: Option<PathBuf>,
+    /// Testing aid: re-apply the policies every MS milliseconds while CMD runs (write the new
+    /// sets, flip the binding, delete the old sets), to prove replacement leaves no gap.
+    #[arg(long, value_name = "MS", hide = true)]
+    pub reapply_every_ms: Option<u64>,
     /// The command and its arguments.
-    #[arg(trailing_var_arg = true, required = true, last = true)]
+    #[arg(trailing_var_arg = true, required = true)]
     pub cmd: Vec<String>,
 }
 
 /// A cgroup2 directory removed (after killing what is left in it) on drop.
 struct RunCgroup {
     dir: PathBuf,
+    /// Created by us: removed at exit.
+    owned: bool,
 }
 
 impl RunCgroup {
-    fn create() -> Result<Self> {
+    fn create(given: Option<&Path>) -> Result<Self> {
+        if let Some(dir) = given {
+            if dir.is_dir() {
+                return Ok(Self {
+                    dir: dir.to_path_buf(),
+                    owned: false,
+                });
+            }
+            fs::create_dir_all(dir)
+                .with_context(|| format!("creating cgroup {}", dir.display()))?;
+            return Ok(Self {
+                dir: dir.to_path_buf(),
+                owned: true,
+            });
+        }
         let root = loader::cgroup2_root()?;
         let dir = root.join(format!("palisade-run-{}", std::process::id()));
         fs::create_dir(&dir).with_context(|| format!("creating cgroup {}", dir.display()))?;
-        Ok(Self { dir })
+        Ok(Self { dir, owned: true })
     }
 
     fn id(&self) -> Result<u64> {
@@ -63,6 +87,9 @@ impl RunCgroup {
 
 impl Drop for RunCgroup {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         // leftover background processes: cgroup.kill (5.14+), else one by one
         if fs::write(self.dir.join("cgroup.kill"), "1").is_err() {
             if let Ok(procs) = fs::read_to_string(self.dir.join("cgroup.procs")) {
@@ -116,11 +143,11 @@ pub fn run(args: RunArgs) -> Result<i32> {
             mech.notes.join("; ")
         );
     }
-    let handles = policies
+    let mut handles = policies
         .iter()
         .map(|p| enforcer.apply(p))
         .collect::<Result<Vec<_>>>()?;
-    let cg = RunCgroup::create()?;
+    let cg = RunCgroup::create(args.cgroup.as_deref())?;
     let cg_id = cg.id()?;
     let mode = if args.audit {
         BindMode::Audit
@@ -150,7 +177,27 @@ pub fn run(args: RunArgs) -> Result<i32> {
         })
     };
 
-    let status = spawn_in_cgroup(&args.cmd, &cg.dir);
+    let mut reapplied = 0u64;
+    let status = match args.reapply_every_ms {
+        None => spawn_in_cgroup(&args.cmd, &cg.dir).and_then(|mut c| Ok(c.wait()?)),
+        Some(ms) => spawn_in_cgroup(&args.cmd, &cg.dir).and_then(|mut child| loop {
+            if let Some(st) = child.try_wait()? {
+                eprintln!("palisade run: re-applied {reapplied} times");
+                break Ok(st);
+            }
+            reapplied += 1;
+            std::thread::sleep(Duration::from_millis(ms));
+            // new sets first, then one flip, then the old sets go
+            let fresh = policies
+                .iter()
+                .map(|p| enforcer.apply(p))
+                .collect::<Result<Vec<_>>>()?;
+            enforcer.bind_cgroup(cg_id, &fresh, mode)?;
+            for h in std::mem::replace(&mut handles, fresh) {
+                enforcer.remove(h)?;
+            }
+        }),
+    };
     // decisions made just before exit are still in the ring buffer: let the reader catch up
     std::thread::sleep(Duration::from_millis(250));
     done.store(true, Ordering::Release);
@@ -171,7 +218,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }
 
-fn spawn_in_cgroup(cmd: &[String], dir: &Path) -> Result<std::process::ExitStatus> {
+fn spawn_in_cgroup(cmd: &[String], dir: &Path) -> Result<std::process::Child> {
     let Some((prog, rest)) = cmd.split_first() else {
         bail!("no command given")
     };
@@ -204,8 +251,6 @@ fn spawn_in_cgroup(cmd: &[String], dir: &Path) -> Result<std::process::ExitStatu
         libc::signal(libc::SIGINT, libc::SIG_IGN);
         libc::signal(libc::SIGQUIT, libc::SIG_IGN);
     }
-    let mut child = c
-        .spawn()
-        .with_context(|| format!("starting {prog} in {}", dir.display()))?;
-    Ok(child.wait()?)
+    c.spawn()
+        .with_context(|| format!("starting {prog} in {}", dir.display()))
 }

@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use palisade_bpf::enforce_events::{
-    action, cond, trie_kind, Cand, NetCand, NetKey, NetVal, SetCfg, TrieKey, TrieVal, UidKey,
-    CANDS, KEY_PATH, NET_CANDS, OPS, RULES,
+    action, cond, trie_kind, Alias, AliasKey, Cand, NetCand, NetKey, NetVal, SetCfg, TrieKey,
+    TrieVal, UidKey, CANDS, KEY_PATH, NET_CANDS, OPS, RULES,
 };
 
 use crate::policy::model::{Action, Mode, Operation, PathMatch, Policy, Rule};
@@ -66,6 +66,8 @@ pub struct Compiled {
     pub net: Vec<(NetKey, NetVal)>,
     /// Rule names by index, for decision records.
     pub rule_names: Vec<String>,
+    /// Hard links that exist at apply time (filled by `identity::collect`).
+    pub aliases: Vec<(AliasKey, Alias)>,
 }
 
 fn op_index(op: Operation) -> usize {
@@ -261,7 +263,12 @@ fn compile_paths(
         }
     }
     fwd.extend(guards.keys().cloned());
-    let denying = |i: &usize| matches!(kernel_action(p.rules[*i].action, p.mode), action::DENY | action::KILL);
+    let denying = |i: &usize| {
+        matches!(
+            kernel_action(p.rules[*i].action, p.mode),
+            action::DENY | action::KILL
+        )
+    };
     if guards.values().flatten().any(denying) {
         out.cfg.deny_ops |= 1 << op_index(Operation::Rename);
     }
@@ -303,7 +310,9 @@ fn compile_paths(
                 String::from_utf8_lossy(&node.iter().rev().copied().collect::<Vec<_>>())
             )
         };
-        let val = node_value(p, rules, what, |op, _, r| r.operations.contains(&Operation::ALL[op]) && covers_rev(r, node))?;
+        let val = node_value(p, rules, what, |op, _, r| {
+            r.operations.contains(&Operation::ALL[op]) && covers_rev(r, node)
+        })?;
         out.trie
             .push((trie_key(set, trie_kind::PATH_REV, node), val));
     }
@@ -520,6 +529,23 @@ mod tests {
     use super::*;
     use crate::policy::model::{Destination, Selector};
 
+    /// What the kernel's forward-trie lookup finds for `path` in a compiled set: the longest stored
+    /// prefix of the key (the path plus its NUL, cut to the key size).
+    fn lookup_path(c: &Compiled, path: &str) -> Option<TrieVal> {
+        let mut key = path.as_bytes().to_vec();
+        key.push(0);
+        key.truncate(KEY_PATH);
+        c.trie
+            .iter()
+            .filter(|(k, _)| k.scope & 3 == trie_kind::PATH)
+            .filter(|(k, _)| {
+                let n = (k.prefixlen as usize - 32) / 8;
+                key.len() >= n && key[..n] == k.path[..n]
+            })
+            .max_by_key(|(k, _)| k.prefixlen)
+            .map(|(_, v)| *v)
+    }
+
     fn rule(name: &str, ops: &[Operation], paths: PathMatch, action: Action) -> Rule {
         Rule {
             name: name.into(),
@@ -557,23 +583,8 @@ mod tests {
         }
     }
 
-    /// Userspace model of the kernel lookup: longest stored prefix of the key wins.
-    fn lookup<'a>(c: &'a Compiled, kind: u32, path: &str) -> Option<&'a TrieVal> {
-        let mut key = path.as_bytes().to_vec();
-        key.push(0);
-        c.trie
-            .iter()
-            .filter(|(k, _)| k.scope & 3 == kind)
-            .filter(|(k, _)| {
-                let n = (k.prefixlen as usize - 32) / 8;
-                key.len() >= n && key[..n] == k.path[..n]
-            })
-            .max_by_key(|(k, _)| k.prefixlen)
-            .map(|(_, v)| v)
-    }
-
     fn first(c: &Compiled, path: &str, op: Operation) -> Option<(u16, u8)> {
-        let v = lookup(c, trie_kind::PATH, path)?;
+        let v = lookup_path(c, path)?;
         let cand = v.cand[op_index(op)][0];
         (cand.action != action::NONE).then_some((cand.rule, cand.action))
     }
@@ -678,7 +689,7 @@ mod tests {
             rule("deny", &[Operation::Write], prefix(&["/"]), Action::Deny),
         ]);
         let c = compile(&p, 1).unwrap();
-        let v = lookup(&c, trie_kind::PATH, "/etc/x").unwrap();
+        let v = lookup_path(&c, "/etc/x").unwrap();
         let w = op_index(Operation::Write);
         assert_eq!(
             v.cand[w][0],

@@ -53,6 +53,8 @@ pub struct Decision {
     pub path_truncated: bool,
     /// A deny was downgraded to audit by the binding's or the policy's audit mode.
     pub audit_mode: bool,
+    /// Matched through the file's identity: a hard link of a protected file.
+    pub by_inode: bool,
 }
 
 fn cstr(b: &[u8], len: u16) -> String {
@@ -92,7 +94,9 @@ impl Decision {
             .get(&r.set_id)
             .cloned()
             .unwrap_or_else(|| (format!("set-{}", r.set_id), Vec::new()));
-        let rule = if r.flags & dflags::TRUNC_PATH != 0 {
+        let rule = if r.flags & dflags::MOUNT_GUARD != 0 {
+            "bind-mount-guard".to_string()
+        } else if r.flags & dflags::TRUNC_PATH != 0 {
             "path-unresolvable".to_string()
         } else if r.flags & dflags::DEFAULT != 0 || r.rule == RULE_NONE {
             "defaultAction".to_string()
@@ -126,10 +130,14 @@ impl Decision {
                 .get((r.hook as usize).wrapping_sub(1))
                 .copied()
                 .unwrap_or("unknown"),
-            operation: Operation::ALL
-                .get(r.op as usize)
-                .map(|o| o.as_str())
-                .unwrap_or("unknown"),
+            operation: if r.op == ev::OP_MOUNT {
+                "mount"
+            } else {
+                Operation::ALL
+                    .get(r.op as usize)
+                    .map(|o| o.as_str())
+                    .unwrap_or("unknown")
+            },
             path,
             path2: cstr(&r.path2, r.path2_len),
             policy,
@@ -141,6 +149,7 @@ impl Decision {
             killed: r.flags & dflags::KILLED != 0,
             path_truncated: r.flags & dflags::TRUNC_PATH != 0,
             audit_mode: r.flags & dflags::AUDIT_MODE != 0,
+            by_inode: r.flags & dflags::INODE != 0,
         })
     }
 }

@@ -90,6 +90,7 @@ pub(crate) struct Maps {
     pub sets: MapHandle,
     pub trie: MapHandle,
     pub uids: MapHandle,
+    pub aliases: MapHandle,
     pub net: MapHandle,
     pub decisions: MapHandle,
     pub stats: MapHandle,
@@ -166,7 +167,8 @@ fn try_load(rung: Rung, net: bool) -> Result<(Vec<Link>, Maps, Vec<String>)> {
         } else if name.starts_with("pal_connect") || name.starts_with("pal_sendmsg") {
             net
         } else {
-            false
+            // cgroup inheritance of bindings: a tracepoint, loads everywhere
+            name == "pal_cgroup_mkdir"
         };
         prog.set_autoload(load);
         if load {
@@ -175,7 +177,9 @@ fn try_load(rung: Rung, net: bool) -> Result<(Vec<Link>, Maps, Vec<String>)> {
     }
     let file_progs = wanted
         .iter()
-        .filter(|n| !n.starts_with("pal_connect") && !n.starts_with("pal_sendmsg"))
+        .filter(|n| {
+            n.starts_with("pal_lsm_") || n.starts_with("pal_fmod_") || n.starts_with("pal_tp_")
+        })
         .count();
     if rung != Rung::NetOnly && file_progs == 0 {
         bail!("no program of this kind exists for this kernel");
@@ -190,6 +194,7 @@ fn try_load(rung: Rung, net: bool) -> Result<(Vec<Link>, Maps, Vec<String>)> {
         sets: MapHandle::try_from(&m.pal_sets)?,
         trie: MapHandle::try_from(&m.pal_trie)?,
         uids: MapHandle::try_from(&m.pal_rule_uids)?,
+        aliases: MapHandle::try_from(&m.pal_aliases)?,
         net: MapHandle::try_from(&m.pal_net)?,
         decisions: MapHandle::try_from(&m.pal_decisions)?,
         stats: MapHandle::try_from(&m.pal_enf_stats)?,

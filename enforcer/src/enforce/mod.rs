@@ -7,8 +7,10 @@
 //! new one), and [`Enforcer::remove`] deletes a set's entries only after no binding names it and
 //! a grace period has passed for hooks that read the old binding just before the flip.
 
+pub mod cgroup;
 pub mod compile;
 pub mod decision;
+pub mod identity;
 pub mod loader;
 
 use std::collections::HashMap;
@@ -17,7 +19,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use libbpf_rs::{Link, MapCore, MapFlags};
-use palisade_bpf::enforce_events::{bind_mode, bytes_of, Binding, SETS};
+use palisade_bpf::enforce_events::{
+    bind_mode, bytes_of, trie_kind, Binding, TrieKey, TrieVal, SETS, SET_ANY,
+};
 
 pub use decision::Decision;
 pub use loader::{Force, Mechanisms};
@@ -82,6 +86,22 @@ struct State {
     next_set: u32,
     applied: HashMap<u32, Applied>,
     bindings: HashMap<u64, (Vec<PolicyHandle>, BindMode)>,
+    /// Protected names under `SET_ANY` (what the path_link hook records aliases for), counted
+    /// by how many applied sets name them.
+    any_nodes: HashMap<Vec<u8>, usize>,
+}
+
+/// The `SET_ANY` copies of a set's forward path nodes (not its root: that would make every
+/// file "protected" for alias recording).
+fn any_nodes(c: &compile::Compiled) -> Vec<TrieKey> {
+    c.trie
+        .iter()
+        .filter(|(k, _)| k.scope & 3 == trie_kind::PATH && k.prefixlen > 32)
+        .map(|(k, _)| TrieKey {
+            scope: SET_ANY << 2 | trie_kind::PATH,
+            ..*k
+        })
+        .collect()
 }
 
 impl Enforcer {
@@ -120,7 +140,8 @@ impl Enforcer {
         if set >= 1 << 30 {
             bail!("policy set ids exhausted");
         }
-        let compiled = compile::compile(policy, set)?;
+        let mut compiled = compile::compile(policy, set)?;
+        compiled.aliases = identity::collect(policy);
         if let Err(e) = self.write(set, &compiled) {
             self.delete(set, &compiled);
             return Err(e.context(format!("writing policy {} into the maps", policy.name)));
@@ -131,6 +152,18 @@ impl Enforcer {
             .expect("names")
             .sets
             .insert(set, (policy.name.clone(), compiled.rule_names.clone()));
+        for k in any_nodes(&compiled) {
+            let n = st.any_nodes.entry(bytes_of(&k).to_vec()).or_default();
+            *n += 1;
+            if *n == 1 {
+                // best effort: a missing union node only loses alias recording for new links
+                let _ = self.maps.trie.update(
+                    bytes_of(&k),
+                    bytes_of(&TrieVal::default()),
+                    MapFlags::ANY,
+                );
+            }
+        }
         st.applied.insert(set, Applied { compiled });
         Ok(PolicyHandle(set))
     }
@@ -151,6 +184,11 @@ impl Enforcer {
             m.net
                 .update(bytes_of(k), bytes_of(v), MapFlags::ANY)
                 .context("pal_net")?;
+        }
+        for (k, v) in &c.aliases {
+            m.aliases
+                .update(bytes_of(k), bytes_of(v), MapFlags::ANY)
+                .context("pal_aliases")?;
         }
         // last: a set is only usable once its entries are all there
         m.sets
@@ -196,6 +234,10 @@ impl Enforcer {
         Ok(())
     }
 
+    /// Writes the binding of `cgroup_id` and of every cgroup below it: entries inherited earlier
+    /// (by the cgroup_mkdir tracepoint) and descendant directories that existed before the bind.
+    /// Each entry is one map update, so every cgroup flips from its old sets to the new ones at
+    /// once.
     fn write_binding(
         &self,
         cgroup_id: u64,
@@ -216,18 +258,57 @@ impl Enforcer {
         self.maps
             .bindings
             .update(&cgroup_id.to_ne_bytes(), bytes_of(&b), MapFlags::ANY)
-            .context("pal_bindings (map full?)")
+            .context("pal_bindings (map full?)")?;
+        let child = Binding {
+            root: cgroup_id,
+            ..b
+        };
+        let mut below: Vec<u64> = self.inherited_from(cgroup_id);
+        below.extend(cgroup::descendants(
+            self.mechanisms.cgroup2_root.as_deref(),
+            cgroup_id,
+        ));
+        below.sort_unstable();
+        below.dedup();
+        for id in below {
+            self.maps
+                .bindings
+                .update(&id.to_ne_bytes(), bytes_of(&child), MapFlags::ANY)
+                .context("pal_bindings (map full?)")?;
+        }
+        Ok(())
     }
 
-    /// Stops enforcing anything on `cgroup_id`.
+    /// Cgroups whose binding was inherited from `cgroup_id`.
+    fn inherited_from(&self, cgroup_id: u64) -> Vec<u64> {
+        self.maps
+            .bindings
+            .keys()
+            .filter_map(|k| {
+                let v = self.maps.bindings.lookup(&k, MapFlags::ANY).ok()??;
+                let b: Binding = palisade_bpf::events::read(&v)?;
+                let id = u64::from_ne_bytes(k.as_slice().try_into().ok()?);
+                (b.root == cgroup_id).then_some(id)
+            })
+            .collect()
+    }
+
+    /// Stops enforcing anything on `cgroup_id` (and on the cgroups that inherited its binding).
     pub fn unbind_cgroup(&self, cgroup_id: u64) -> Result<()> {
         let mut st = self.state.lock().expect("enforcer state");
         st.bindings.remove(&cgroup_id);
-        match self.maps.bindings.delete(&cgroup_id.to_ne_bytes()) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == libbpf_rs::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e).context("pal_bindings delete"),
+        for id in self
+            .inherited_from(cgroup_id)
+            .into_iter()
+            .chain([cgroup_id])
+        {
+            match self.maps.bindings.delete(&id.to_ne_bytes()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == libbpf_rs::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).context("pal_bindings delete"),
+            }
         }
+        Ok(())
     }
 
     /// Removes a policy: first from every binding that still names it (one update each), then,
@@ -248,7 +329,9 @@ impl Enforcer {
             .collect();
         for (cg, rest, mode) in still_bound {
             if rest.is_empty() {
-                let _ = self.maps.bindings.delete(&cg.to_ne_bytes());
+                for id in self.inherited_from(cg).into_iter().chain([cg]) {
+                    let _ = self.maps.bindings.delete(&id.to_ne_bytes());
+                }
                 st.bindings.remove(&cg);
             } else {
                 self.write_binding(cg, &rest, mode)?;
@@ -258,6 +341,16 @@ impl Enforcer {
         let Some(applied) = st.applied.remove(&handle.0) else {
             bail!("policy set {} is not applied", handle.0);
         };
+        for k in any_nodes(&applied.compiled) {
+            let key = bytes_of(&k).to_vec();
+            if let Some(n) = st.any_nodes.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    st.any_nodes.remove(&key);
+                    let _ = self.maps.trie.delete(&key);
+                }
+            }
+        }
         drop(st);
         std::thread::sleep(GRACE);
         self.delete(handle.0, &applied.compiled);
