@@ -5,10 +5,9 @@ use std::{
     mem::MaybeUninit,
     os::fd::{AsRawFd, RawFd},
     path::PathBuf,
-    collections::BTreeSet,
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc, Mutex, RwLock,
+        Arc, Mutex,
     },
     time::Duration,
 };
@@ -87,8 +86,10 @@ pub struct Shared {
     pub metrics: crate::metrics::Metrics,
     /// Kernel process map (for its fill level).
     pub procs_map: MapHandle,
-    /// Names of the policies the agent holds (annotations may only name these).
-    pub policy_names: RwLock<BTreeSet<String>>,
+    /// Policies and the enforcer; None when no enforcement mechanism could be loaded.
+    pub engine: Option<crate::engine::Engine>,
+    /// Why `engine` is None.
+    pub engine_error: Option<String>,
     /// NRI registration state, None when NRI is disabled.
     pub nri_state: Mutex<Option<palisade_nri::ConnectionState>>,
     /// Container events waiting for their container's identity.
@@ -130,6 +131,16 @@ pub struct Status {
     pub events_awaiting_identity: usize,
     /// Container events exported without identity after waiting the maximum time.
     pub identity_timeouts: u64,
+    /// Enforcement mechanisms in use (None: enforcement unavailable, see `enforcement_error`).
+    pub enforcement: Option<crate::enforce::Mechanisms>,
+    /// Why enforcement is unavailable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enforcement_error: Option<String>,
+    /// Kernel enforcement counters (decisions, drops, fail-closed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enforcement_counters: Option<crate::enforce::decision::Counters>,
+    /// Policies held.
+    pub policies: usize,
 }
 
 impl Shared {
@@ -153,6 +164,10 @@ impl Shared {
             // calls on the same mutex here would deadlock
             events_awaiting_identity: held.0,
             identity_timeouts: held.1,
+            enforcement: self.engine.as_ref().map(|e| e.mechanisms().clone()),
+            enforcement_error: self.engine_error.clone(),
+            enforcement_counters: self.engine.as_ref().and_then(|e| e.enforcer().counters().ok()),
+            policies: self.engine.as_ref().map_or(0, |e| e.names().len()),
             nri: match *self.nri_state.lock().unwrap_or_else(|e| e.into_inner()) {
                 None => "disabled",
                 Some(palisade_nri::ConnectionState::Registered) => "registered",
@@ -172,19 +187,25 @@ impl Shared {
         vec![("procs", procs, u64::from(self.procs_map.max_entries()))]
     }
 
-    /// Ok when the agent holds a policy named `name`.
-    pub fn check_policy_known(&self, name: &str) -> Result<(), String> {
-        let known = self.policy_names.read().unwrap_or_else(|e| e.into_inner());
-        if known.contains(name) {
-            return Ok(());
-        }
-        let list = if known.is_empty() { "none".to_owned() } else { known.iter().cloned().collect::<Vec<_>>().join(", ") };
-        Err(format!("unknown policy {name:?} (loaded: {list}); refusing to start the container unprotected"))
+    /// The engine, or why there is none.
+    pub fn engine(&self) -> Result<&crate::engine::Engine, String> {
+        self.engine.as_ref().ok_or_else(|| {
+            format!("enforcement is unavailable: {}", self.engine_error.as_deref().unwrap_or("not loaded"))
+        })
     }
 
     /// Tracks a container (and, with policies, binds them to its cgroup), then exports the
     /// events that were waiting for its identity.
     pub fn bind_container(&self, meta: crate::containers::ContainerMeta) -> Result<(), String> {
+        if !meta.policies.is_empty() {
+            // maps first: the container must not run a single instruction unprotected
+            self.engine()?
+                .bind(meta.cgroup_id, &meta.policies, meta.mode == "audit")
+                .map_err(|e| format!("unknown or unloadable policy: {e:#}; refusing to start the container unprotected"))?;
+        } else if let Some(e) = &self.engine {
+            // a reused cgroup id must not keep a previous container's policies
+            let _ = e.unbind(meta.cgroup_id);
+        }
         // registry update and release under the pending lock: see `on_bytes`
         let mut pending = lock(&self.pending);
         self.containers.insert(meta.clone());
@@ -206,7 +227,52 @@ impl Shared {
 
     /// Forgets a container by runtime id.
     pub fn unbind_container(&self, id: &str) {
-        self.containers.remove_id(id);
+        if let Some(meta) = self.containers.remove_id(id) {
+            if let Some(e) = &self.engine {
+                if let Err(err) = e.unbind(meta.cgroup_id) {
+                    tracing::warn!("unbinding cgroup {} of container {id}: {err:#}", meta.cgroup_id);
+                }
+            }
+        }
+    }
+
+    /// Forgets whatever is registered on cgroup `id`.
+    pub fn unbind_cgroup_id(&self, id: u64) {
+        match self.containers.get(id) {
+            Some(meta) => self.unbind_container(&meta.id),
+            None => {
+                if let Some(e) = &self.engine {
+                    let _ = e.unbind(id);
+                }
+            }
+        }
+    }
+
+    /// Turns an enforcement decision into a `process_lsm` event and publishes it.
+    pub fn on_decision(&self, d: &crate::enforce::Decision) {
+        self.metrics.enforcement(&d.policy, d.action, d.mechanism);
+        let (process, parent, node, time) = {
+            let mut r = lock(&self.renderer);
+            let process = r.process_by_pid(d.pid, d.tid).unwrap_or_else(|| crate::events::model::Process {
+                pid: d.pid,
+                tid: d.tid,
+                binary: d.comm.clone(),
+                flags: "miss".into(),
+                cgroup_id: d.cgroup_id,
+                ..Default::default()
+            });
+            let parent = r.parent_by_pid(d.pid);
+            (process, parent, r.node().to_owned(), r.time(d.ktime))
+        };
+        let mut ev = crate::events::lsm::envelope(d, process, parent, &node, time);
+        // the acting cgroup may differ from the exec-time one (a process moved into a container)
+        let p = ev.body.process_mut();
+        p.cgroup_id = d.cgroup_id;
+        if let Some(c) = self.containers.get(d.cgroup_id) {
+            p.pod = Some(c.pod.clone());
+            p.docker = Some(c.id.chars().take(31).collect());
+        }
+        self.publish(&ev);
     }
 
     /// Handles one raw ring-buffer record: decode, render, export, publish.
@@ -276,6 +342,21 @@ pub fn hostname() -> String {
     nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into())
 }
 
+/// Loads the enforcer and the policy directory. Enforcement that cannot load is reported (status,
+/// log) and the agent still observes; a broken policy directory is an error at start-up.
+fn load_engine(opts: &AgentOptions) -> (Option<crate::engine::Engine>, Option<String>) {
+    let enforcer = match crate::enforce::Enforcer::load(crate::enforce::Options::default()) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!("enforcement unavailable: {e:#}");
+            return (None, Some(format!("{e:#}")));
+        }
+    };
+    let dirs: Vec<PathBuf> = opts.policy_dir.iter().cloned().collect();
+    let engine = crate::engine::Engine::new(enforcer, dirs);
+    (Some(engine), None)
+}
+
 /// Runs the agent until SIGINT/SIGTERM.
 pub async fn run(opts: AgentOptions) -> Result<()> {
     let features = kernel::probe();
@@ -293,6 +374,7 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
     );
     let cg_root = features.cgroup.as_ref().map(|c| PathBuf::from(&c.cgroup2_root));
     renderer.seed(procfs::scan("/proc".as_ref(), cg_root.as_deref()));
+    let (engine, engine_error) = load_engine(&opts);
     let exporter = opts.export.clone().map(|s| Exporter::start(s, EXPORT_QUEUE)).transpose().context("export sink")?;
     let (events_tx, _) = broadcast::channel(SUBSCRIBER_QUEUE);
     let shared = Arc::new(Shared {
@@ -305,18 +387,37 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
         exporter,
         metrics: crate::metrics::Metrics::default(),
         procs_map: MapHandle::try_from(&skel.maps.procs).context("procs map handle")?,
-        policy_names: RwLock::new(BTreeSet::new()),
+        engine,
+        engine_error,
         nri_state: Mutex::new(None),
         pending: Mutex::new(Pending::default()),
         resolver: Mutex::new(CgroupResolver::new(cg_root.as_deref())),
         detector: crate::detect::Detector::new(opts.detect.clone()),
     });
 
+    let decisions = match shared.engine.as_ref().map(|e| e.enforcer().decisions()) {
+        Some(Ok(mut rx)) => {
+            let sh = Arc::clone(&shared);
+            Some(tokio::spawn(async move {
+                while let Some(d) = rx.recv().await {
+                    sh.on_decision(&d);
+                }
+            }))
+        }
+        Some(Err(e)) => anyhow::bail!("enforcement decision stream: {e:#}"),
+        None => None,
+    };
     let api = crate::api::server::serve(opts.api_socket.clone(), Arc::clone(&shared)).await?;
     let metrics = match opts.metrics_addr {
         Some(addr) => Some(crate::metrics::serve(addr, Arc::clone(&shared)).await?),
         None => None,
     };
+    if let (Some(dir), Some(engine)) = (&opts.policy_dir, shared.engine.as_ref()) {
+        if dir.exists() {
+            let n = engine.load_dir(dir).with_context(|| format!("loading policies from {}", dir.display()))?;
+            tracing::info!(policies = n, dir = %dir.display(), "policies loaded");
+        }
+    }
     let nri = match (&opts.nri_socket, cg_root.as_deref()) {
         (Some(sock), Some(root)) => {
             let handler = Arc::new(crate::runtime::NriHandler::new(Arc::clone(&shared), root));
@@ -366,7 +467,7 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
         shared.publish(&ev);
     }
     api.abort();
-    for t in [metrics, nri].into_iter().flatten() {
+    for t in [metrics, nri, decisions].into_iter().flatten() {
         t.abort();
     }
     let _ = std::fs::remove_file(&opts.api_socket);

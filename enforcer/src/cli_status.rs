@@ -62,11 +62,29 @@ fn render_text(s: &Value) -> String {
     } else {
         line("cgroup2         not mounted".into());
     }
-    if let Some(mech) = s.get("mechanisms").and_then(Value::as_array) {
-        line("enforcement:".into());
-        for m in mech {
-            line(format!("  {:<14} {}", m["hooks"].as_str().unwrap_or("?"), m["summary"].as_str().unwrap_or("?")));
+    if let Some(e) = s.get("enforcement").filter(|e| !e.is_null()) {
+        let file = e["file"].as_str().unwrap_or("?");
+        let how = match file {
+            "bpf_lsm" | "fmod_ret" => "inline deny: the operation never happens",
+            "tracepoint_sigkill" => "SIGKILL after the fact: the operation is NOT prevented",
+            _ => "file and exec rules are NOT enforced",
+        };
+        line(format!("file/exec       {file} ({how})"));
+        line(format!(
+            "network         {}",
+            if e["network_cgroup"].as_bool().unwrap_or(false) { "cgroup_sock_addr (inline deny)" } else { "NOT enforced" }
+        ));
+        let hooks: Vec<&str> = e["hooks"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        line(format!("hooks           {}", hooks.join(" ")));
+        for n in e["notes"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            line(format!("  note: {n}"));
         }
+        line(format!("policies        {}", s["policies"]));
+        if let Some(c) = s.get("enforcement_counters").filter(|c| !c.is_null()) {
+            line(format!("decisions       {c}"));
+        }
+    } else if let Some(err) = s.get("enforcement_error").and_then(Value::as_str) {
+        line(format!("enforcement     UNAVAILABLE: {err}"));
     }
     if s.get("agent").and_then(Value::as_str) == Some("not running") {
         line("agent           not running".into());
@@ -83,6 +101,10 @@ fn render_text(s: &Value) -> String {
         "processes       {} live (max {}), {} exited kept, {} evicted, {} reaped",
         pc["live"], s["process_cache_max_live"], pc["exited"], pc["evicted"], pc["reaped"]
     ));
-    line(format!("containers      {}", s["containers"]));
+    line(format!("containers      {} (NRI {})", s["containers"], s["nri"].as_str().unwrap_or("?")));
+    line(format!(
+        "identity        {} events waiting, {} exported without identity after {} s",
+        s["events_awaiting_identity"], s["identity_timeouts"], crate::events::pending::HOLD.as_secs()
+    ));
     out
 }

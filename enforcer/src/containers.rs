@@ -56,9 +56,4 @@ impl ContainerRegistry {
     pub fn len(&self) -> usize {
         self.by_cgroup.read().unwrap_or_else(|e| e.into_inner()).len()
     }
-
-    /// No container tracked.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }

@@ -3,9 +3,12 @@
 mod agent;
 mod api;
 mod cli_events;
+mod cli_oci_hook;
+mod cli_policy;
 mod cli_status;
 mod containers;
 mod detect;
+mod engine;
 mod enforce;
 mod events;
 mod kernel;
@@ -43,6 +46,12 @@ enum Command {
     Events(cli_events::EventsArgs),
     /// Show what the kernel allows, enforcement mechanisms, tracked containers and drops.
     Status(cli_status::StatusArgs),
+    /// Manage and validate policies.
+    #[command(subcommand)]
+    Policy(cli_policy::PolicyCmd),
+    /// OCI runtime hook for CRI-O/podman hooks.d: reads the OCI state on stdin, registers the
+    /// container with the agent and returns once its policies are in the kernel.
+    OciHook(cli_oci_hook::OciHookArgs),
     /// Run CMD in a fresh cgroup with a policy enforced on it (standalone: no agent needed).
     Run(run::RunArgs),
 }
@@ -117,6 +126,8 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Events(a) => cli_events::run(&cli.socket, a).await,
         Command::Status(a) => cli_status::run(&cli.socket, a).await,
+        Command::Policy(c) => cli_policy::run(&cli.socket, c).await,
+        Command::OciHook(a) => cli_oci_hook::run(&cli.socket, a).await,
         Command::Run(a) => tokio::task::spawn_blocking(move || run::run(a)).await?,
     }
 }

@@ -50,18 +50,26 @@ pub struct Registration {
 pub fn register(shared: &Shared, r: Registration) -> Result<u64, String> {
     let id = cgroup_id(&r.cgroup_dir)
         .map_err(|e| format!("palisade: container {}: cgroup {}: {e}", r.id, r.cgroup_dir.display()))?;
-    for p in &r.policies {
-        shared.check_policy_known(p).map_err(|e| format!("palisade: container {}: {e}", r.id))?;
+    if r.id.is_empty() && r.name.is_empty() {
+        // a bare cgroup (e.g. a process tree placed under a policy): enforcement only
+        if !r.policies.is_empty() {
+            shared
+                .engine()
+                .and_then(|e| e.bind(id, &r.policies, r.mode == "audit").map_err(|e| format!("{e:#}")))
+                .map_err(|e| format!("palisade: cgroup {}: {e}", r.cgroup_dir.display()))?;
+        }
+        return Ok(id);
     }
+    let key = if r.id.is_empty() { format!("cgroup:{id}") } else { r.id.clone() };
     let meta = ContainerMeta {
         cgroup_id: id,
-        id: r.id.clone(),
+        id: key.clone(),
         pod: Pod {
             namespace: r.pod_namespace,
             name: r.pod_name,
             uid: r.pod_uid,
             container: Container {
-                id: if r.runtime.is_empty() { r.id } else { format!("{}://{}", r.runtime, r.id) },
+                id: if r.runtime.is_empty() { key.clone() } else { format!("{}://{}", r.runtime, key) },
                 name: r.name,
                 image: Image { id: String::new(), name: r.image },
                 start_time: None,
@@ -71,7 +79,7 @@ pub fn register(shared: &Shared, r: Registration) -> Result<u64, String> {
         policies: r.policies,
         mode: r.mode,
     };
-    shared.bind_container(meta)?;
+    shared.bind_container(meta).map_err(|e| format!("palisade: container {key}: {e}"))?;
     Ok(id)
 }
 

@@ -66,23 +66,65 @@ impl Palisade for Api {
     }
 
     async fn list_policies(&self, _: Request<Empty>) -> Result<Response<JsonReply>, Status> {
-        Err(Status::unimplemented("policy store not available in this build"))
+        let engine = self.shared.engine().map_err(Status::unavailable)?;
+        json_reply(&engine.list())
     }
 
-    async fn add_policy(&self, _: Request<AddPolicyRequest>) -> Result<Response<JsonReply>, Status> {
-        Err(Status::unimplemented("policy store not available in this build"))
+    async fn add_policy(&self, req: Request<AddPolicyRequest>) -> Result<Response<JsonReply>, Status> {
+        let r = req.into_inner();
+        let engine = self.shared.engine().map_err(Status::unavailable)?;
+        let file = if r.file.is_empty() { "<api>".to_owned() } else { r.file };
+        // parse everything first: a file with one bad document adds nothing
+        let policies = crate::policy::parse::parse_policies_str(&r.yaml, &file)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let mut added = Vec::new();
+        for p in policies {
+            let name = p.name.clone();
+            engine
+                .add(p, format!("api:{file}"))
+                .map_err(|e| Status::failed_precondition(format!("{e:#}")))?;
+            added.push(name);
+        }
+        json_reply(&serde_json::json!({ "added": added }))
     }
 
-    async fn delete_policy(&self, _: Request<DeletePolicyRequest>) -> Result<Response<JsonReply>, Status> {
-        Err(Status::unimplemented("policy store not available in this build"))
+    async fn delete_policy(&self, req: Request<DeletePolicyRequest>) -> Result<Response<JsonReply>, Status> {
+        let name = req.into_inner().name;
+        let engine = self.shared.engine().map_err(Status::unavailable)?;
+        engine.delete(&name).map_err(|e| Status::failed_precondition(format!("{e:#}")))?;
+        json_reply(&serde_json::json!({ "deleted": name }))
     }
 
-    async fn register_cgroup(&self, _: Request<RegisterCgroupRequest>) -> Result<Response<JsonReply>, Status> {
-        Err(Status::unimplemented("enforcement not available in this build"))
+    async fn register_cgroup(&self, req: Request<RegisterCgroupRequest>) -> Result<Response<JsonReply>, Status> {
+        let r = req.into_inner();
+        let mode = match r.mode.as_str() {
+            "" | "enforce" => "enforce",
+            "audit" => "audit",
+            other => return Err(Status::invalid_argument(format!("mode {other:?}: expected enforce or audit"))),
+        };
+        let reg = crate::runtime::Registration {
+            cgroup_dir: r.cgroup_path.into(),
+            id: r.container_id,
+            runtime: String::new(),
+            name: r.container_name,
+            pod_name: r.pod_name,
+            pod_namespace: r.pod_namespace,
+            pod_uid: String::new(),
+            pod_labels: Default::default(),
+            image: r.image,
+            policies: r.policies,
+            mode: mode.into(),
+        };
+        // the reply is sent only after the kernel maps are written
+        let id = crate::runtime::register(&self.shared, reg).map_err(Status::failed_precondition)?;
+        json_reply(&serde_json::json!({ "cgroup_id": id }))
     }
 
-    async fn unregister_cgroup(&self, _: Request<UnregisterCgroupRequest>) -> Result<Response<JsonReply>, Status> {
-        Err(Status::unimplemented("enforcement not available in this build"))
+    async fn unregister_cgroup(&self, req: Request<UnregisterCgroupRequest>) -> Result<Response<JsonReply>, Status> {
+        let path = req.into_inner().cgroup_path;
+        let id = palisade_nri::cgroup_id(std::path::Path::new(&path)).map_err(|e| Status::not_found(format!("{path}: {e}")))?;
+        self.shared.unbind_cgroup_id(id);
+        json_reply(&serde_json::json!({ "cgroup_id": id }))
     }
 }
 

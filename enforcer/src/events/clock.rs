@@ -38,6 +38,7 @@ impl Clock {
     }
 
     /// Current monotonic time.
+    #[cfg(test)]
     pub fn now_ktime() -> u64 {
         clock_ns(libc::CLOCK_MONOTONIC) as u64
     }

@@ -4,6 +4,7 @@ pub mod clock;
 pub mod compact;
 pub mod export;
 pub mod filter;
+pub mod lsm;
 pub mod model;
 pub mod pending;
 pub mod render;

@@ -17,6 +17,7 @@ pub struct Envelope {
 }
 
 /// Event kinds (JSON key = Tetragon's oneof name).
+#[allow(clippy::enum_variant_names)] // the names are Tetragon's
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Body {
@@ -187,6 +188,15 @@ pub struct Enforcement {
     /// Error returned to the caller (`EPERM`), when denied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// SIGKILL was sent in the same hook.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub killed: bool,
+    /// The path could not be resolved completely and the decision failed closed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fail_closed: bool,
+    /// Matched through the file's identity (a hard link of a protected file).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub by_inode: bool,
 }
 
 /// Tetragon's `Process` message (the fields palisade fills).

@@ -105,11 +105,13 @@ mod tests {
             argv.extend_from_slice(a.as_bytes());
             argv.push(0);
         }
-        let mut raw = Exec::default();
-        raw.hdr.kind = kind::EXEC;
-        raw.path_len = path.len() as u16;
-        raw.args_len = argv.len() as u16;
-        raw.cwd_len = cwd.len() as u16;
+        let raw = Exec {
+            hdr: Hdr { kind: kind::EXEC, ..Default::default() },
+            path_len: path.len() as u16,
+            args_len: argv.len() as u16,
+            cwd_len: cwd.len() as u16,
+            ..Default::default()
+        };
         // SAFETY: Exec is plain old data.
         let mut out = unsafe { plain::as_bytes(&raw) }.to_vec();
         out.extend_from_slice(path.as_bytes());
@@ -133,8 +135,7 @@ mod tests {
         let b = exec_bytes("/x", &["x"], "/");
         assert!(matches!(decode(&b[..b.len() - 1]), Err(DecodeError::Short { .. })));
         assert!(matches!(decode(&[0u8; 4]), Err(DecodeError::Short { .. })));
-        let mut h = Hdr::default();
-        h.kind = 99;
+        let h = Hdr { kind: 99, ..Default::default() };
         // SAFETY: Hdr is plain old data.
         let hb = unsafe { plain::as_bytes(&h) }.to_vec();
         assert_eq!(decode(&hb).unwrap_err(), DecodeError::UnknownKind(99));

@@ -1,0 +1,103 @@
+//! `palisade oci-hook`: an OCI runtime hook (CRI-O, podman `hooks.d`) that registers the
+//! container's cgroup with the agent and returns only once the kernel maps are written, so the
+//! container's first instruction already runs under its policies.
+//!
+//! Fail closed by default: if the agent cannot be reached in time, or refuses, the hook exits
+//! non-zero and the runtime does not start the container.
+
+use std::{io::Read, path::Path, time::Duration};
+
+use anyhow::{bail, Context, Result};
+use palisade_nri::{parse_oci_state, MODE_ANNOTATION, POLICIES_ANNOTATION};
+
+use crate::api;
+
+/// `palisade oci-hook` flags.
+#[derive(clap::Args, Debug)]
+pub struct OciHookArgs {
+    /// Start the container anyway when the agent is unreachable (default: refuse it).
+    #[arg(long)]
+    fail_open: bool,
+    /// How long to wait for the agent, in seconds.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=60))]
+    timeout: u64,
+    /// Hook stage (informational; createRuntime or prestart carry the host pid).
+    #[arg(default_value = "createRuntime")]
+    stage: String,
+}
+
+/// cgroup2 directory of `pid`, from /proc.
+fn cgroup_of(pid: u32) -> Result<std::path::PathBuf> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).with_context(|| format!("reading /proc/{pid}/cgroup"))?;
+    let rel = text
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .with_context(|| format!("process {pid} has no cgroup v2 membership"))?;
+    let root = crate::kernel::cgroup_layout().context("cgroup2 is not mounted")?.cgroup2_root;
+    Ok(Path::new(&root).join(rel.trim_start_matches('/')))
+}
+
+fn first(a: &std::collections::BTreeMap<String, String>, keys: &[&str]) -> String {
+    keys.iter().find_map(|k| a.get(*k)).cloned().unwrap_or_default()
+}
+
+async fn register(socket: &Path, state: palisade_nri::OciState) -> Result<String> {
+    let pid = state.pid.context("OCI state has no pid: run the hook at createRuntime or prestart")?;
+    let a = &state.annotations;
+    let policies: Vec<String> = a
+        .get(POLICIES_ANNOTATION)
+        .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    let req = api::pb::RegisterCgroupRequest {
+        cgroup_path: cgroup_of(pid)?.display().to_string(),
+        policies,
+        mode: a.get(MODE_ANNOTATION).cloned().unwrap_or_default(),
+        container_id: state.id.clone(),
+        container_name: first(a, &["io.kubernetes.container.name", "io.kubernetes.cri-o.ContainerName", "io.podman.annotations.name"]),
+        pod_name: first(a, &["io.kubernetes.pod.name", "io.kubernetes.cri-o.SandboxName"]),
+        pod_namespace: first(a, &["io.kubernetes.pod.namespace", "io.kubernetes.cri-o.Namespace"]),
+        image: first(a, &["io.kubernetes.cri-o.ImageName", "io.podman.annotations.image"]),
+        annotations: a.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+    };
+    let mut c = api::client::connect(socket).await?;
+    match c.register_cgroup(req).await {
+        Ok(r) => Ok(r.into_inner().json),
+        Err(s) => bail!("agent refused container {}: {}", state.id, s.message()),
+    }
+}
+
+/// Runs the hook; exit code 0 lets the runtime proceed.
+pub async fn run(socket: &Path, a: OciHookArgs) -> Result<i32> {
+    let mut input = Vec::new();
+    std::io::stdin().read_to_end(&mut input).context("reading OCI state from stdin")?;
+    // malformed state is always fatal: there is nothing to register
+    let state = parse_oci_state(&input).map_err(|e| anyhow::anyhow!("palisade oci-hook ({}): {e}", a.stage))?;
+    let id = state.id.clone();
+    match tokio::time::timeout(Duration::from_secs(a.timeout), register(socket, state)).await {
+        Ok(Ok(reply)) => {
+            tracing::debug!(container = %id, %reply, "registered");
+            Ok(0)
+        }
+        Ok(Err(e)) if a.fail_open && is_unreachable(&e) => {
+            eprintln!("palisade oci-hook: {e:#}; starting container {id} UNPROTECTED (--fail-open)");
+            Ok(0)
+        }
+        Ok(Err(e)) => {
+            eprintln!("palisade oci-hook: {e:#}; refusing container {id}");
+            Ok(1)
+        }
+        Err(_) if a.fail_open => {
+            eprintln!("palisade oci-hook: agent did not answer in {} s; starting container {id} UNPROTECTED (--fail-open)", a.timeout);
+            Ok(0)
+        }
+        Err(_) => {
+            eprintln!("palisade oci-hook: agent did not answer in {} s; refusing container {id}", a.timeout);
+            Ok(1)
+        }
+    }
+}
+
+/// Fail-open covers an absent agent only; an agent that answers "no" is always obeyed.
+fn is_unreachable(e: &anyhow::Error) -> bool {
+    format!("{e:#}").contains("connecting to the palisade agent")
+}
