@@ -22,12 +22,9 @@ step "cargo test (unit + host end-to-end)"
 cargo test --workspace --release -- --test-threads=2
 
 for k in ${PALISADE_LAB_KERNELS:-6.1 6.12}; do
-  if [ -x integration/lab/enforcement.sh ]; then
-    step "kernel lab $k: enforcement suite"
-    integration/kernel-lab.sh --kernel "$k" --files integration/lab -- /lab/enforcement.sh
-  else
-    echo "run-tests.sh: integration/lab/enforcement.sh is missing: the enforcement suite cannot run" >&2
-    exit 1
-  fi
+  step "kernel lab $k: enforcement suite (bpf_lsm)"
+  integration/lab/run.sh --kernel "$k"
 done
+step "kernel lab 6.12 without bpf in the LSM list: fmod_ret fallback"
+integration/lab/run.sh --kernel 6.12 --lsm lockdown,capability,landlock,yama -- --skip-suite
 step "all suites passed"
