@@ -190,29 +190,38 @@ static __always_inline void stat_inc(__u32 idx)
 		*v += 1;
 }
 
+/* kernel_cap_t before 6.3 */
+struct kernel_cap_struct___old {
+	__u32 cap[2];
+} __attribute__((preserve_access_index));
+
+/* kernel_cap_t is { u64 val } since 6.3 and { u32 cap[2] } before (the 6.1 lab kernel) */
 static __always_inline __u64 cap_u64(kernel_cap_t c)
 {
 	if (bpf_core_field_exists(c.val))
-		return BPF_CORE_READ(&c, val);
-	return 0;
+		return c.val;
+	struct kernel_cap_struct___old *o = (void *)&c;
+	return (__u64)o->cap[0] | (__u64)o->cap[1] << 32;
 }
 
+/* Direct loads through the BTF-typed current task (one helper call instead of one per field:
+ * this runs on every watched syscall, e.g. each setuid(0) by a root daemon). */
 static __always_inline void read_creds(struct pal_creds *o)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	const struct cred *cred = BPF_CORE_READ(task, cred);
+	struct task_struct *task = bpf_get_current_task_btf();
+	const struct cred *cred = task->cred;
 
-	o->uid = BPF_CORE_READ(cred, uid.val);
-	o->gid = BPF_CORE_READ(cred, gid.val);
-	o->euid = BPF_CORE_READ(cred, euid.val);
-	o->egid = BPF_CORE_READ(cred, egid.val);
-	o->suid = BPF_CORE_READ(cred, suid.val);
-	o->sgid = BPF_CORE_READ(cred, sgid.val);
-	o->fsuid = BPF_CORE_READ(cred, fsuid.val);
-	o->fsgid = BPF_CORE_READ(cred, fsgid.val);
-	o->cap_permitted = cap_u64(BPF_CORE_READ(cred, cap_permitted));
-	o->cap_effective = cap_u64(BPF_CORE_READ(cred, cap_effective));
-	o->cap_inheritable = cap_u64(BPF_CORE_READ(cred, cap_inheritable));
+	o->uid = cred->uid.val;
+	o->gid = cred->gid.val;
+	o->euid = cred->euid.val;
+	o->egid = cred->egid.val;
+	o->suid = cred->suid.val;
+	o->sgid = cred->sgid.val;
+	o->fsuid = cred->fsuid.val;
+	o->fsgid = cred->fsgid.val;
+	o->cap_permitted = cap_u64(cred->cap_permitted);
+	o->cap_effective = cap_u64(cred->cap_effective);
+	o->cap_inheritable = cap_u64(cred->cap_inheritable);
 }
 
 /* A zeroed record for the current task in the per-CPU buffer. */
@@ -315,10 +324,8 @@ static __always_inline void park(__u64 id, struct pending *p)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(pal_det_enter, struct pt_regs *regs, long id)
 {
-	struct pending p = {};
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-
-	/* fast path: every syscall of the system passes here */
+	/* fast path: every syscall of the system passes here, so nothing (not even a helper call)
+	 * happens before the syscall number says it is one we watch */
 	switch (id) {
 	case NR_SETUID: case NR_SETGID: case NR_SETREUID: case NR_SETREGID:
 	case NR_SETRESUID: case NR_SETRESGID: case NR_SETFSUID: case NR_SETFSGID:
@@ -332,13 +339,17 @@ int BPF_PROG(pal_det_enter, struct pt_regs *regs, long id)
 	default:
 		return 0;
 	}
+	struct pending p = {};
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
 	p.nr = id;
-	p.arg[0] = BPF_CORE_READ(regs, di);
-	p.arg[1] = BPF_CORE_READ(regs, si);
-	p.arg[2] = BPF_CORE_READ(regs, dx);
-	p.arg[3] = BPF_CORE_READ(regs, r10);
-	p.arg[4] = BPF_CORE_READ(regs, r8);
-	p.arg[5] = BPF_CORE_READ(regs, r9);
+	/* regs is a BTF pointer here: direct loads, no helper calls */
+	p.arg[0] = regs->di;
+	p.arg[1] = regs->si;
+	p.arg[2] = regs->dx;
+	p.arg[3] = regs->r10;
+	p.arg[4] = regs->r8;
+	p.arg[5] = regs->r9;
 
 	switch (id) {
 	case NR_MMAP:
@@ -473,8 +484,7 @@ static __always_inline int emit_accept(long fd)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(pal_det_exit, struct pt_regs *regs, long ret)
 {
-	long nr = BPF_CORE_READ(regs, orig_ax);
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	long nr = regs->orig_ax;	/* direct load: this runs after every syscall */
 	struct pending *p;
 	__u32 op;
 
@@ -506,6 +516,8 @@ int BPF_PROG(pal_det_exit, struct pt_regs *regs, long ret)
 	default:
 		return 0;
 	}
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
 	p = bpf_map_lookup_elem(&pending, &pid_tgid);
 	if (!p)
 		return 0;

@@ -127,6 +127,12 @@ fn check(kernel: &str) {
         req["process"]["binary"], "/usr/local/bin/module_request",
         "{req}"
     );
+    // capabilities as of the event (kernel_cap_t changed layout in 6.3: both layouts decode)
+    let eff = req["process"]["cap"]["effective"].as_array().unwrap();
+    assert!(
+        eff.iter().any(|c| c == "CAP_SYS_MODULE"),
+        "{kernel}: root's caps missing: {req}"
+    );
 }
 
 #[test]
