@@ -184,9 +184,12 @@ fn try_load(rung: Rung, net: bool) -> Result<(Vec<Link>, Maps, Vec<String>)> {
     if rung != Rung::NetOnly && file_progs == 0 {
         bail!("no program of this kind exists for this kernel");
     }
-    let mut skel = open
-        .load()
-        .with_context(|| format!("loading enforcement programs ({})", wanted.join(", ")))?;
+    let mut skel = open.load().with_context(|| {
+        format!(
+            "loading {} enforcement programs (verifier log: PALISADE_LOG=debug)",
+            wanted.len()
+        )
+    })?;
     let links = attach(&mut skel, net)?;
     let m = &skel.maps;
     let maps = Maps {
@@ -246,6 +249,12 @@ fn attach(skel: &mut EnforceSkel<'_>, net: bool) -> Result<Vec<Link>> {
 
 /// Runs the ladder.
 pub(crate) fn load(force: Force) -> Result<Loaded> {
+    // Failed rungs are expected on many kernels: libbpf's own messages (verifier logs included)
+    // go to debug logging, and the ladder's outcome is reported in `Mechanisms::notes`.
+    libbpf_rs::set_print(Some((
+        libbpf_rs::PrintLevel::Debug,
+        |_level, msg| tracing::debug!(target: "libbpf", "{}", msg.trim_end()),
+    )));
     let lsm_list = lsm_list().unwrap_or_else(|e| format!("unknown ({e:#})"));
     let root = cgroup2_root().ok();
     let mut notes = Vec::new();
