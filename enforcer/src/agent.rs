@@ -53,6 +53,8 @@ pub struct AgentOptions {
     pub nri_socket: Option<PathBuf>,
     /// Prometheus endpoint.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// bpffs directory for pinned state (None = nothing outlives the agent).
+    pub pin_dir: Option<PathBuf>,
     /// Hook-based detections (`--detect-host`, `--detect-loader`, `--no-detect`).
     pub detect: crate::detect::DetectArgs,
 }
@@ -362,7 +364,14 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
     let features = kernel::probe();
     tracing::info!(release = %features.release, lsm = ?features.lsm_list, "kernel probed");
     let mut obj = MaybeUninit::uninit();
-    let skel = sensors::process::load(&mut obj)?;
+    if opts.pin_dir.is_some() {
+        kernel::ensure_bpffs().context("mounting bpffs at /sys/fs/bpf for pinning (or pass --bpf-pin-dir none)")?;
+    }
+    let sensor = sensors::process::load(&mut obj, opts.pin_dir.as_ref().map(|d| d.join("process")).as_deref())?;
+    if sensor.adopted {
+        tracing::info!("adopted pinned process sensor state: records from while no agent ran come first");
+    }
+    let skel = &sensor.skel;
     // detections write into the process ring buffer, so they are drained by the loop below
     let mut detect_obj = MaybeUninit::uninit();
     let _detect = crate::detect::sensor::load_if_enabled(&mut detect_obj, &skel.maps.events, &opts.detect);
@@ -382,7 +391,7 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
         containers,
         renderer: Mutex::new(renderer),
         counters: Counters::default(),
-        kernel_stats: sensors::process::stats_handle(&skel)?,
+        kernel_stats: sensors::process::stats_handle(skel)?,
         events_tx,
         exporter,
         metrics: crate::metrics::Metrics::default(),

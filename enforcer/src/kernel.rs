@@ -83,6 +83,19 @@ pub fn cgroup_layout_from_mounts(mounts: &str) -> Option<CgroupLayout> {
     })
 }
 
+/// Mounts bpffs at /sys/fs/bpf when nothing is mounted there (minimal VMs, some containers):
+/// pinning needs it.
+pub fn ensure_bpffs() -> std::io::Result<()> {
+    let mounted = fs::read_to_string("/proc/self/mounts")?
+        .lines()
+        .any(|l| l.split_whitespace().nth(2) == Some("bpf") && l.split_whitespace().nth(1) == Some("/sys/fs/bpf"));
+    if mounted {
+        return Ok(());
+    }
+    nix::mount::mount(Some("bpf"), "/sys/fs/bpf", Some("bpf"), nix::mount::MsFlags::empty(), None::<&str>)
+        .map_err(std::io::Error::from)
+}
+
 /// The cgroup2 layout of this machine.
 pub fn cgroup_layout() -> Option<CgroupLayout> {
     cgroup_layout_from_mounts(&fs::read_to_string("/proc/self/mounts").ok()?)

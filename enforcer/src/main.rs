@@ -81,6 +81,10 @@ struct AgentArgs {
     /// containerd NRI socket to register with; `none` disables NRI.
     #[arg(long, value_name = "PATH", default_value = "/var/run/nri/nri.sock")]
     nri_socket: PathBuf,
+    /// bpffs directory where programs, links and maps are pinned so that observation (and
+    /// enforcement) outlive the agent; `none` pins nothing.
+    #[arg(long, value_name = "DIR", default_value = "/sys/fs/bpf/palisade")]
+    bpf_pin_dir: PathBuf,
     /// Serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9567) at /metrics.
     #[arg(long, value_name = "ADDR")]
     metrics_addr: Option<std::net::SocketAddr>,
@@ -119,6 +123,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 policy_dir: a.policy_dir,
                 nri_socket: (a.nri_socket.as_os_str() != "none").then_some(a.nri_socket),
                 metrics_addr: a.metrics_addr,
+                pin_dir: (a.bpf_pin_dir.as_os_str() != "none").then_some(a.bpf_pin_dir),
                 detect: a.detect,
             })
             .await?;

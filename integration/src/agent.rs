@@ -52,6 +52,7 @@ pub struct Agent {
     pub events: PathBuf,
     /// Its stderr log.
     pub log: PathBuf,
+    own_pins: Option<PathBuf>,
     _dir: tempfile::TempDir,
 }
 
@@ -72,6 +73,15 @@ impl Agent {
         if !extra.contains(&"--nri-socket") {
             cmd.args(["--nri-socket", "none"]);
         }
+        // pins are per agent unless the test manages them (persistence tests)
+        let own_pins = (!extra.contains(&"--bpf-pin-dir")).then(|| {
+            static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            PathBuf::from(format!("/sys/fs/bpf/palisade-test/{}-{n}", std::process::id()))
+        });
+        if let Some(p) = &own_pins {
+            cmd.arg("--bpf-pin-dir").arg(p);
+        }
         let child = cmd
             .args(extra)
             .stdout(Stdio::null())
@@ -83,6 +93,7 @@ impl Agent {
             socket,
             events,
             log,
+            own_pins,
             _dir: dir,
         };
         agent.wait_ready(Duration::from_secs(30))?;
@@ -163,6 +174,12 @@ impl Agent {
         self.child.id()
     }
 
+    /// Kills the agent with SIGKILL (no clean-up at all), as a crash would.
+    pub fn kill(mut self) -> Result<std::process::ExitStatus> {
+        self.child.kill()?;
+        Ok(self.child.wait()?)
+    }
+
     /// Stops the agent with SIGTERM and waits.
     pub fn stop(mut self) -> Result<std::process::ExitStatus> {
         self.terminate()
@@ -187,6 +204,9 @@ impl Drop for Agent {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
             let _ = self.terminate();
+        }
+        if let Some(p) = &self.own_pins {
+            let _ = std::fs::remove_dir_all(p);
         }
     }
 }

@@ -1,20 +1,74 @@
-//! Loads and attaches the process lifecycle tracepoints (`bpf/src/process.bpf.c`).
+//! Loads and attaches the process lifecycle tracepoints (`bpf/src/process.bpf.c`), optionally
+//! pinned under a bpffs directory so that they outlive the agent.
+//!
+//! Pinned: the ring buffer, the process map, the counters and the links. While no agent runs,
+//! the pinned links keep recording into the pinned ring buffer (8 MiB, about 20,000 exec
+//! records); the next agent reuses the maps, drains the backlog first, and the kernel counts
+//! whatever did not fit (`ringbuf_drops`). A new agent attaches its programs before it drops
+//! the previous agent's links: there is an overlap (events may appear twice for a few
+//! milliseconds), never a gap.
 
-use std::mem::MaybeUninit;
+use std::{
+    mem::MaybeUninit,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{Context, Result};
 use libbpf_rs::{
-    skel::{OpenSkel, Skel, SkelBuilder},
-    MapCore, MapFlags, MapHandle, OpenObject,
+    skel::{OpenSkel, SkelBuilder},
+    Link, MapCore, MapFlags, MapHandle, OpenObject,
 };
 use palisade_bpf::{events::stat, process::ProcessSkel, process::ProcessSkelBuilder};
 
-/// Loads and attaches the process sensor.
-pub fn load(obj: &mut MaybeUninit<OpenObject>) -> Result<ProcessSkel<'_>> {
-    let open = ProcessSkelBuilder::default().open(obj).context("opening process BPF object")?;
-    let mut skel = open.load().context("loading process BPF programs (tracepoints)")?;
-    skel.attach().context("attaching process tracepoints")?;
-    Ok(skel)
+/// The loaded sensor; dropping it detaches unpinned links.
+pub struct ProcessSensor<'obj> {
+    /// The skeleton (maps).
+    pub skel: ProcessSkel<'obj>,
+    _links: Vec<Link>,
+    /// Records left by a previous agent were found in the pinned ring buffer.
+    pub adopted: bool,
+}
+
+/// Loads and attaches the process sensor, pinning it under `pin_dir` when given.
+pub fn load<'obj>(obj: &'obj mut MaybeUninit<OpenObject>, pin_dir: Option<&Path>) -> Result<ProcessSensor<'obj>> {
+    let mut open = ProcessSkelBuilder::default().open(obj).context("opening process BPF object")?;
+    let mut adopted = false;
+    if let Some(dir) = pin_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating pin directory {}", dir.display()))?;
+        for (name, map) in [
+            ("events", &mut open.maps.events),
+            ("procs", &mut open.maps.procs),
+            ("stats", &mut open.maps.stats),
+        ] {
+            let path = dir.join(name);
+            adopted |= path.exists();
+            // libbpf reuses a compatible pinned map, or creates and pins a new one
+            map.set_pin_path(&path).with_context(|| format!("pin path {}", path.display()))?;
+        }
+    }
+    let skel = open.load().context("loading process BPF programs (tracepoints)")?;
+    let mut links = Vec::new();
+    for (name, prog) in [
+        ("pal_exec", &skel.progs.pal_exec),
+        ("pal_fork", &skel.progs.pal_fork),
+        ("pal_exit", &skel.progs.pal_exit),
+    ] {
+        let mut link = prog.attach().with_context(|| format!("attaching {name}"))?;
+        if let Some(dir) = pin_dir {
+            let path = link_pin(dir, name);
+            // the previous agent's link goes only now that ours is attached: overlap, no gap
+            if path.exists() {
+                std::fs::remove_file(&path).with_context(|| format!("replacing {}", path.display()))?;
+            }
+            link.pin(&path).with_context(|| format!("pinning {}", path.display()))?;
+        }
+        links.push(link);
+    }
+    Ok(ProcessSensor { skel, _links: links, adopted })
+}
+
+fn link_pin(dir: &Path, prog: &str) -> PathBuf {
+    dir.join(format!("link_{prog}"))
 }
 
 /// Kernel-side counters, summed over CPUs.
