@@ -25,6 +25,7 @@ BIN_SRC="${PALISADE_BIN:-$REPO/target/release/palisade}"
 [ -x "$BIN_SRC" ] || fail "no palisade binary at $BIN_SRC: cargo build --release -p palisade"
 command -v containerd >/dev/null || fail "containerd missing: run integration/containerd/setup.sh"
 command -v podman >/dev/null || fail "podman missing: run integration/containerd/setup.sh --with-podman"
+command -v systemd-analyze >/dev/null || fail "systemd-analyze missing: apt-get install systemd (it need not run)"
 
 T="$(mktemp -d /tmp/palisade-install-test.XXXXXX)"
 REAL=/etc/containerd/config.toml
@@ -94,6 +95,9 @@ run_case() {
   grep -qx "policy_dir = \"$sb/etc/palisade/policies\"" "$sb/etc/palisade/config" || fail "$name: config policy_dir"
   grep -qx "ExecStart=$sb/usr/local/bin/palisade agent --config $sb/etc/palisade/config" \
     "$sb/etc/systemd/system/palisade.service" || fail "$name: unit ExecStart"
+  # systemd's own parser (systemd need not run): any complaint about the unit fails
+  systemd-analyze verify "$sb/etc/systemd/system/palisade.service" >"$T/verify" 2>&1 || true
+  [ ! -s "$T/verify" ] || { cat "$T/verify"; fail "$name: systemd-analyze verify complains about the unit"; }
   python3 - "$sb/usr/share/containers/oci/hooks.d/palisade.json" "$sb/usr/local/bin/palisade" <<'EOF' || fail "$name: hook file"
 import json, sys
 h = json.load(open(sys.argv[1]))
