@@ -112,12 +112,17 @@ struct {
 	__uint(max_entries, 8 * 1024 * 1024);
 } events SEC(".maps");
 
+/* The process sensor's counters too (fd reused by the loader): records written and records
+ * lost to a full ring buffer are counted once for the shared ring, and `palisade status` shows
+ * them. PAL_DSTAT_PENDING_FULL is this object's own slot. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, PAL_STAT_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
-} detect_stats SEC(".maps");
+} stats SEC(".maps");
+
+#define PAL_DSTAT_PENDING_FULL 8	/* syscall arguments not parked: pending map full */
 
 /* Arguments of a watched syscall, parked from enter to exit. */
 struct pending {
@@ -184,7 +189,7 @@ struct {
 
 static __always_inline void stat_inc(__u32 idx)
 {
-	__u64 *v = bpf_map_lookup_elem(&detect_stats, &idx);
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
 
 	if (v)
 		*v += 1;
@@ -318,7 +323,7 @@ static __always_inline bool already_root(__u32 nr, struct pal_creds *c)
 static __always_inline void park(__u64 id, struct pending *p)
 {
 	if (bpf_map_update_elem(&pending, &id, p, BPF_ANY))
-		stat_inc(PAL_STAT_PROC_MAP_FULL);
+		stat_inc(PAL_DSTAT_PENDING_FULL);
 }
 
 SEC("tp_btf/sys_enter")

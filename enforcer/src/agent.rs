@@ -374,7 +374,8 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
     let skel = &sensor.skel;
     // detections write into the process ring buffer, so they are drained by the loop below
     let mut detect_obj = MaybeUninit::uninit();
-    let _detect = crate::detect::sensor::load_if_enabled(&mut detect_obj, &skel.maps.events, &opts.detect);
+    let _detect =
+        crate::detect::sensor::load_if_enabled(&mut detect_obj, &skel.maps.events, &skel.maps.stats, &opts.detect);
     let containers = Arc::new(ContainerRegistry::default());
     let mut renderer = Renderer::new(
         opts.node_name.clone(),

@@ -31,11 +31,12 @@ fn has_tracepoint(btf: Option<&Btf<'_>>, name: &str) -> bool {
     })
 }
 
-/// Loads the detection programs, writing into `ring` (the process sensor's ring buffer), and
-/// attaches them.
+/// Loads the detection programs, writing into `ring` and counting in `stats` (the process
+/// sensor's ring buffer and counters), and attaches them.
 pub fn load<'o>(
     obj: &'o mut MaybeUninit<OpenObject>,
     ring: &impl MapCore,
+    stats: &impl MapCore,
     opts: &DetectArgs,
 ) -> Result<(DetectSkel<'o>, DetectHooks)> {
     let mut open = DetectSkelBuilder::default()
@@ -45,6 +46,10 @@ pub fn load<'o>(
         .events
         .reuse_fd(ring.as_fd())
         .context("sharing the process ring buffer")?;
+    open.maps
+        .stats
+        .reuse_fd(stats.as_fd())
+        .context("sharing the process counters")?;
     let btf = Btf::from_vmlinux().ok();
     let hooks = DetectHooks {
         module_load: has_tracepoint(btf.as_ref(), "module_load"),
@@ -72,12 +77,13 @@ pub fn load<'o>(
 pub fn load_if_enabled<'o>(
     obj: &'o mut MaybeUninit<OpenObject>,
     ring: &impl MapCore,
+    stats: &impl MapCore,
     opts: &DetectArgs,
 ) -> Option<DetectSkel<'o>> {
     if opts.no_detect {
         return None;
     }
-    match load(obj, ring, opts) {
+    match load(obj, ring, stats, opts) {
         Ok((skel, hooks)) => {
             tracing::info!(?hooks, host = opts.detect_host, "detections attached");
             Some(skel)
