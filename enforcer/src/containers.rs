@@ -56,4 +56,9 @@ impl ContainerRegistry {
     pub fn len(&self) -> usize {
         self.by_cgroup.read().unwrap_or_else(|e| e.into_inner()).len()
     }
+
+    /// Nothing held / tracked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }

@@ -1,25 +1,9 @@
 //! `palisade`: container-aware runtime security agent and its CLI.
 
-mod agent;
-mod api;
-mod cli_events;
-mod cli_oci_hook;
-mod cli_policy;
-mod cli_status;
-mod containers;
-mod detect;
-mod engine;
-mod enforce;
-mod events;
-mod kernel;
-mod metrics;
-mod policy;
-mod process;
-mod run;
-mod runtime;
-mod sensors;
 
 use std::path::PathBuf;
+
+use palisade::{agent, api, cli_events, cli_oci_hook, cli_policy, cli_status, detect, events, run};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

@@ -63,6 +63,11 @@ impl Pending {
     pub fn len(&self) -> usize {
         self.queue.len()
     }
+
+    /// Nothing held / tracked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 fn with_identity(mut ev: Envelope, meta: &ContainerMeta) -> Envelope {
