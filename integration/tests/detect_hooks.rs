@@ -173,7 +173,7 @@ fn unprivileged_user_namespaces_by_unshare_and_clone() {
                 k["process"]["binary"] == "/usr/bin/unshare"
             })
             .is_empty()
-                && !kprobes(e, "create_user_ns", |k| k["process"]["binary"] == clone_s).is_empty()
+                && kprobes(e, "create_user_ns", |k| k["process"]["binary"] == clone_s).len() >= 2
         })
         .unwrap();
     let by_unshare = kprobes(&evs, "create_user_ns", |k| {
@@ -194,14 +194,20 @@ fn unprivileged_user_namespaces_by_unshare_and_clone() {
             .contains(&marker)),
         "root's unshare was reported"
     );
-    let k = kprobes(&evs, "create_user_ns", |k| {
+    // the demo uses clone(2) (56) then clone3(2) (435)
+    let by_clone = kprobes(&evs, "create_user_ns", |k| {
         k["process"]["binary"] == clone_s
-    })[0];
-    assert_eq!(k["args"][0]["syscall_id"]["id"], 56, "clone(2): {k}");
-    assert!(
-        k["return"]["long_arg"].as_i64().unwrap() > 0,
-        "clone returns the child pid: {k}"
-    );
+    });
+    for nr in [56, 435] {
+        let k = by_clone
+            .iter()
+            .find(|k| k["args"][0]["syscall_id"]["id"] == nr)
+            .unwrap_or_else(|| panic!("no create_user_ns for syscall {nr}: {by_clone:?}"));
+        assert!(
+            k["return"]["long_arg"].as_i64().unwrap() > 0,
+            "clone returns the child pid: {k}"
+        );
+    }
 
     let lines = jq(
         r#"select(.process_kprobe != null) | select(.process_kprobe.policy_name | test("privileges-raise")) | select(.process_kprobe.function_name | test("create_user_ns")) | "\(.time) \(.process_kprobe.process.pod.namespace) \(.process_kprobe.process.pod.name) \(.process_kprobe.process.binary) \(.process_kprobe.process.arguments) \(.process_kprobe.function_name) \(.process_kprobe.process.process_credentials)""#,
@@ -546,5 +552,47 @@ fn container_scope_by_default_host_on_request() {
     assert!(
         !evs.iter().any(|e| e.get("process_loader").is_some()),
         "loader events without --detect-loader"
+    );
+}
+
+#[test]
+fn tcp_over_ipv6() {
+    let agent = host_agent(&[]);
+    let demos = demos();
+    let mut server = Command::new("python3")
+        .arg(demos.join("tcp_server.py"))
+        .arg("::1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    let port: u64 = port.trim().parse().unwrap();
+    let client = Command::new("python3")
+        .arg(demos.join("tcp_client.py"))
+        .arg(port.to_string())
+        .arg("::1")
+        .spawn()
+        .unwrap();
+    let client_pid = client.id();
+    assert!(client.wait_with_output().unwrap().status.success());
+    assert!(server.wait().unwrap().success());
+    let by = |k: &Value| k["process"]["pid"] == client_pid;
+    let evs = agent
+        .wait_events(WAIT, |e| !kprobes(e, "tcp_connect", by).is_empty())
+        .unwrap();
+    let c = kprobes(&evs, "tcp_connect", by)[0];
+    let s = &c["args"][0]["sock_arg"];
+    assert_eq!(
+        (&s["family"], &s["saddr"], &s["daddr"], &s["dport"]),
+        (
+            &"AF_INET6".into(),
+            &"::1".into(),
+            &"::1".into(),
+            &port.into()
+        ),
+        "{c}"
     );
 }
