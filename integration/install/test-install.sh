@@ -102,7 +102,7 @@ run_case() {
 import json, sys
 h = json.load(open(sys.argv[1]))
 assert h["version"] == "1.0.0" and h["hook"]["path"] == sys.argv[2], h
-assert h["hook"]["args"] == ["palisade", "oci-hook"] and h["stages"] == ["createRuntime"], h
+assert h["hook"]["args"] == ["palisade", "oci-hook", "createRuntime"] and h["stages"] == ["createRuntime"], h
 EOF
   for p in "$REPO"/policies/*.yaml; do
     [ -e "$p" ] || continue
@@ -253,16 +253,29 @@ grep -q 'hook palisade.json did not match' "$T/p2" || fail "hook matched an empt
 podman "${PODMAN_ARGS[@]}" --hooks-dir "$T/rec-hooks" --log-level=debug init \
   "$(podman "${PODMAN_ARGS[@]}" create --name annotated --annotation palisade.dev/policies=protect-shadow "${RUN[@]}")" >"$T/p3" 2>&1 || { cat "$T/p3"; fail "podman init (annotated)"; }
 grep -q 'hook palisade.json matched; adding to stages \[createRuntime\]' "$T/p3" || { cat "$T/p3"; fail "hook did not match the annotated container"; }
-[ "$(cat "$T/argv" 2>/dev/null)" = "oci-hook" ] || fail "hook not run with argv 'palisade oci-hook'"
+[ "$(cat "$T/argv" 2>/dev/null)" = "oci-hook createRuntime" ] || fail "hook not run with argv 'palisade oci-hook createRuntime'"
 python3 - "$T/state.json" <<'EOF' || fail "hook did not get the OCI state of a creating container"
 import json, sys
 s = json.load(open(sys.argv[1]))
 assert s["status"] == "creating" and s["pid"] > 0 and s["annotations"]["palisade.dev/policies"] == "protect-shadow", s
 EOF
+# (c) the real installed binary as the hook, with no agent listening (its socket pointed at a
+#     path where none is): the annotated container must be refused, fail-closed
+python3 - "$hooks/palisade.json" "$T/absent.sock" >"$T/rec-hooks/palisade.json" <<'EOF'
+import json, sys
+h = json.load(open(sys.argv[1]))
+h["hook"]["args"][1:1] = ["--socket", sys.argv[2]]
+print(json.dumps(h))
+EOF
+if podman "${PODMAN_ARGS[@]}" --hooks-dir "$T/rec-hooks" init \
+  "$(podman "${PODMAN_ARGS[@]}" create --name refused --annotation palisade.dev/policies=protect-shadow "${RUN[@]}")" >"$T/p4" 2>&1; then
+  cat "$T/p4"; fail "an annotated container was set up although no agent answered the hook"
+fi
+grep "refusing container" "$T/p4" || { cat "$T/p4"; fail "the container failed, but not because palisade oci-hook refused it"; }
 podman "${PODMAN_ARGS[@]}" rm -af >/dev/null
 "$UNINSTALL" --state-dir "$sb/var/lib/palisade/install" >/dev/null
 [ -z "$(find "$sb" -mindepth 1)" ] || fail "hooks: leftovers after uninstall"
-echo "PROOF hooks.d                podman loads it; matches palisade.dev/policies=protect-shadow at createRuntime; not unannotated, not empty" | tee -a "$T/proof"
+echo "PROOF hooks.d                podman loads it; matches palisade.dev/policies=protect-shadow at createRuntime; not unannotated, not empty; no agent => container refused" | tee -a "$T/proof"
 
 step "summary"
 cat "$T/proof"
