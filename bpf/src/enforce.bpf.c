@@ -938,6 +938,147 @@ int BPF_PROG(pal_fmod_sb_mount, const char *dev_name, const struct path *path, c
 	return earlier(ret) ?: do_sb_mount(path, flags, FMOD_M);
 }
 
+/* ---- last resort: syscall tracepoints + SIGKILL ------------------------------------------
+ *
+ * Where neither BPF LSM nor fmod_ret loads, these see the syscall's *user* arguments before the
+ * kernel acts on them and kill a caller whose operation a policy denies.  The operation itself
+ * still happens (the signal lands after the syscall), every record says prevented=false, and the
+ * loader reports the mechanism loudly.  Paths are the strings the caller passed, made absolute
+ * with the cwd or the dirfd's path but not normalised ("..", symlinks); io_uring is not seen.
+ */
+#define AT_FDCWD -100
+#define AT_REMOVEDIR 0x200
+#define O_ACCMODE 3
+#define O_CREAT 0100
+
+/* The directory a relative path starts from: the cwd or the file behind dirfd. */
+static __always_inline struct path *dir_of(struct task_struct *t, long dfd, struct path *tmp)
+{
+	if (dfd == AT_FDCWD) {
+		*tmp = BPF_CORE_READ(t, fs, pwd);
+		return tmp;
+	}
+	struct file **fds = BPF_CORE_READ(t, files, fdt, fd);
+	unsigned int max = BPF_CORE_READ(t, files, fdt, max_fds);
+	struct file *f = NULL;
+
+	if (dfd < 0 || dfd >= max)
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[dfd]);
+	if (!f)
+		return NULL;
+	*tmp = BPF_CORE_READ(f, f_path);
+	return tmp;
+}
+
+/* h->path[slot] = the user path `up`, made absolute against dfd. */
+static __always_inline void user_path(struct pal_enf_heap *h, int slot, long dfd, const char *up)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	__u32 off = 0;
+	char first = 0;
+
+	slot &= 1;
+	h->rev_built[slot] = 0;
+	h->ino[slot] = 0;
+	h->nlink[slot] = 0;
+	h->trunc[slot] = 1;
+	h->len[slot] = 0;
+	if (bpf_probe_read_user(&first, 1, up))
+		return;
+	if (first != '/') {
+		struct path tmp, *dir = dir_of(t, dfd, &tmp);
+		struct pal_walked w = {};
+		struct pal_path_scratch *s;
+
+		if (!dir)
+			return;
+		s = pal_walk_path(BPF_CORE_READ(dir, dentry), BPF_CORE_READ(dir, mnt), &w);
+		if (!s || w.truncated)
+			return;
+		off = w.len & (PAL_PATH_MAX - 1);
+		bpf_probe_read_kernel(h->path[slot], off, &s->buf[w.off & (PAL_PATH_MAX - 1)]);
+		if (off > 1) {	/* not the root */
+			h->path[slot][off & (PAL_PATH_MAX - 1)] = '/';
+			off++;
+		} else {
+			off = 1;
+		}
+	}
+	off &= PAL_PATH_MAX - 1;
+	long n = bpf_probe_read_user_str(&h->path[slot][off], PAL_PATH_MAX - off, up);
+
+	if (n <= 0 || off + n >= PAL_PATH_MAX)
+		return;
+	h->len[slot] = (off + n - 1) & (PAL_PATH_MAX - 1);
+	h->trunc[slot] = 0;
+	key_fwd(&h->kf[slot], h->path[slot], h->len[slot]);
+}
+
+static __always_inline int tp_check(__u32 ops, long dfd0, const char *p0, long dfd1, const char *p1,
+				    int npaths, __u8 hook)
+{
+	struct pal_binding *b = binding();
+	struct pal_enf_heap *h;
+
+	if (!b || !(h = begin()))
+		return 0;
+	user_path(h, 0, dfd0, p0);
+	if (npaths > 1)
+		user_path(h, 1, dfd1, p1);
+	decide(h, b, ops, npaths, hook, PAL_MECH_TRACEPOINT);
+	return 0;
+}
+
+#define TP_ARG(i) ((long)ctx->args[i])
+/* int arguments (dirfds) arrive zero-extended in the 64-bit slot: AT_FDCWD is 0xffffff9c */
+#define TP_DFD(i) ((long)(int)ctx->args[i])
+#define TP_STR(i) ((const char *)ctx->args[i])
+#define TP_PROG(name, body)                                                   \
+	SEC("tp/syscalls/sys_enter_" #name)                                   \
+	int pal_tp_##name(struct trace_event_raw_sys_enter *ctx)              \
+	{                                                                     \
+		body;                                                         \
+	}
+
+static __always_inline __u32 open_ops(long flags)
+{
+	__u32 ops = 0;
+
+	if ((flags & O_ACCMODE) != 0)
+		ops |= BIT(PAL_OP_WRITE);
+	if (flags & O_TRUNC)
+		ops |= BIT(PAL_OP_TRUNCATE);
+	if (flags & O_CREAT)
+		ops |= BIT(PAL_OP_CREATE);
+	return ops;
+}
+
+TP_PROG(unlinkat, return tp_check(TP_ARG(2) & AT_REMOVEDIR ? BIT(PAL_OP_RMDIR) : BIT(PAL_OP_UNLINK),
+				  TP_DFD(0), TP_STR(1), 0, 0, 1, PAL_HOOK_SYS_UNLINKAT))
+TP_PROG(unlink, return tp_check(BIT(PAL_OP_UNLINK), AT_FDCWD, TP_STR(0), 0, 0, 1, PAL_HOOK_SYS_UNLINKAT))
+TP_PROG(rmdir, return tp_check(BIT(PAL_OP_RMDIR), AT_FDCWD, TP_STR(0), 0, 0, 1, PAL_HOOK_SYS_UNLINKAT))
+TP_PROG(mkdirat, return tp_check(BIT(PAL_OP_MKDIR), TP_DFD(0), TP_STR(1), 0, 0, 1, PAL_HOOK_SYS_MKDIRAT))
+TP_PROG(mkdir, return tp_check(BIT(PAL_OP_MKDIR), AT_FDCWD, TP_STR(0), 0, 0, 1, PAL_HOOK_SYS_MKDIRAT))
+TP_PROG(renameat2, return tp_check(BIT(PAL_OP_RENAME), TP_DFD(0), TP_STR(1), TP_DFD(2), TP_STR(3), 2,
+				   PAL_HOOK_SYS_RENAMEAT))
+TP_PROG(renameat, return tp_check(BIT(PAL_OP_RENAME), TP_DFD(0), TP_STR(1), TP_DFD(2), TP_STR(3), 2,
+				  PAL_HOOK_SYS_RENAMEAT))
+TP_PROG(rename, return tp_check(BIT(PAL_OP_RENAME), AT_FDCWD, TP_STR(0), AT_FDCWD, TP_STR(1), 2,
+				PAL_HOOK_SYS_RENAMEAT))
+TP_PROG(linkat, return tp_check(BIT(PAL_OP_LINK), TP_DFD(0), TP_STR(1), TP_DFD(2), TP_STR(3), 2,
+				PAL_HOOK_SYS_LINKAT))
+TP_PROG(link, return tp_check(BIT(PAL_OP_LINK), AT_FDCWD, TP_STR(0), AT_FDCWD, TP_STR(1), 2,
+			      PAL_HOOK_SYS_LINKAT))
+TP_PROG(openat, return tp_check(open_ops(TP_ARG(2)), TP_DFD(0), TP_STR(1), 0, 0, 1, PAL_HOOK_SYS_OPENAT))
+TP_PROG(open, return tp_check(open_ops(TP_ARG(1)), AT_FDCWD, TP_STR(0), 0, 0, 1, PAL_HOOK_SYS_OPENAT))
+TP_PROG(truncate, return tp_check(BIT(PAL_OP_TRUNCATE), AT_FDCWD, TP_STR(0), 0, 0, 1, PAL_HOOK_SYS_TRUNCATE))
+TP_PROG(fchmodat, return tp_check(BIT(PAL_OP_CHMOD), TP_DFD(0), TP_STR(1), 0, 0, 1, PAL_HOOK_SYS_FCHMODAT))
+TP_PROG(chmod, return tp_check(BIT(PAL_OP_CHMOD), AT_FDCWD, TP_STR(0), 0, 0, 1, PAL_HOOK_SYS_FCHMODAT))
+TP_PROG(fchownat, return tp_check(BIT(PAL_OP_CHOWN), TP_DFD(0), TP_STR(1), 0, 0, 1, PAL_HOOK_SYS_FCHOWNAT))
+TP_PROG(chown, return tp_check(BIT(PAL_OP_CHOWN), AT_FDCWD, TP_STR(0), 0, 0, 1, PAL_HOOK_SYS_FCHOWNAT))
+TP_PROG(execve, return tp_check(BIT(PAL_OP_EXEC), AT_FDCWD, TP_STR(0), 0, 0, 1, PAL_HOOK_SYS_EXECVE))
+
 /* ---- cgroup inheritance ------------------------------------------------------------ */
 
 /* A new cgroup2 directory under a bound one is bound the same way before mkdir returns, so a

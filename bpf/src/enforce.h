@@ -103,6 +103,7 @@ enum pal_hook {
 	PAL_HOOK_PATH_MKNOD,
 	PAL_HOOK_FILE_PERMISSION,
 	PAL_HOOK_SB_MOUNT,
+	PAL_HOOK_SYS_EXECVE,
 };
 
 /* Trie key kinds (low bits of pal_trie_key.scope). */

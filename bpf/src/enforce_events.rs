@@ -74,7 +74,7 @@ pub mod dflags {
 pub const OP_MOUNT: u8 = 16;
 
 /// `enum pal_hook`, in order; `HOOKS[h - 1]` is the name of hook `h`.
-pub const HOOKS: [&str; 31] = [
+pub const HOOKS: [&str; 32] = [
     "file_open",
     "path_unlink",
     "path_rename",
@@ -106,6 +106,7 @@ pub const HOOKS: [&str; 31] = [
     "path_mknod",
     "file_permission",
     "sb_mount",
+    "sys_enter_execve",
 ];
 
 /// `struct pal_binding`.

@@ -31,3 +31,9 @@ pub mod detect_events;
 pub mod detect {
     include!(concat!(env!("OUT_DIR"), "/detect.skel.rs"));
 }
+
+/// Benchmark baseline: do-nothing LSM programs on the hooks palisade uses for open/create/unlink.
+#[allow(missing_docs, non_camel_case_types, non_snake_case, unused_qualifications)]
+pub mod bench_empty {
+    include!(concat!(env!("OUT_DIR"), "/bench_empty.skel.rs"));
+}

@@ -150,6 +150,9 @@ enum Rung {
 
 fn try_load(rung: Rung, net: bool) -> Result<(Vec<Link>, Maps, Vec<String>)> {
     let btf = libbpf_rs::btf::Btf::from_vmlinux().context("reading kernel BTF")?;
+    if rung == Rung::Tp {
+        ensure_tracefs();
+    }
     let mut storage = MaybeUninit::uninit();
     let mut open = EnforceSkelBuilder::default()
         .open(&mut storage)
@@ -162,8 +165,9 @@ fn try_load(rung: Rung, net: bool) -> Result<(Vec<Link>, Maps, Vec<String>)> {
             rung == Rung::Lsm && kernel_has_func(&btf, &format!("bpf_lsm_{}", lsm_hook_name(hook)))
         } else if let Some(hook) = name.strip_prefix("pal_fmod_") {
             rung == Rung::Fmod && kernel_has_func(&btf, &security_fn(hook))
-        } else if name.starts_with("pal_tp_") {
-            rung == Rung::Tp
+        } else if let Some(sc) = name.strip_prefix("pal_tp_") {
+            // syscalls differ by architecture and version (no open/rename on some)
+            rung == Rung::Tp && syscall_tracepoint_exists(sc)
         } else if name.starts_with("pal_connect") || name.starts_with("pal_sendmsg") {
             net
         } else {
@@ -203,6 +207,23 @@ fn try_load(rung: Rung, net: bool) -> Result<(Vec<Link>, Maps, Vec<String>)> {
         stats: MapHandle::try_from(&m.pal_enf_stats)?,
     };
     Ok((links, maps, wanted))
+}
+
+/// libbpf attaches `tp/` programs through tracefs; mount it when nobody has.
+fn ensure_tracefs() {
+    let t = Path::new("/sys/kernel/tracing");
+    if t.join("events").exists() || Path::new("/sys/kernel/debug/tracing/events").exists() {
+        return;
+    }
+    if let Err(e) = nix::mount::mount(Some("tracefs"), t, Some("tracefs"), nix::mount::MsFlags::empty(), None::<&str>) {
+        tracing::debug!("mounting tracefs: {e}");
+    }
+}
+
+fn syscall_tracepoint_exists(syscall: &str) -> bool {
+    ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+        .iter()
+        .any(|t| Path::new(t).join("events/syscalls").join(format!("sys_enter_{syscall}")).exists())
 }
 
 /// `pal_lsm_<x>` program suffix -> LSM hook name.
