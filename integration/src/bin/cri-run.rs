@@ -1,0 +1,117 @@
+//! Minimal CRI driver for shell scripts (there is no crictl in the registries reachable here),
+//! used inside the kernel lab guest by `integration/lab-containers/guest.sh`:
+//!
+//!   cri-run start NAME [--annotation K=V]... [--image IMAGE] -- CMD...
+//!       RunPodSandbox (host network, namespace `lab`, uid `lab-NAME`, the annotations on the pod)
+//!       + CreateContainer `app` + StartContainer. Prints `pod=<id> container=<id>`. If
+//!       StartContainer is refused, prints `start-refused: <message>`, removes the pod, exits 3.
+//!   cri-run wait CONTAINER [SECONDS]   until the container has exited (default 30 s)
+//!   cri-run rm POD                     StopPodSandbox + RemovePodSandbox
+//!
+//! The container's output is in containerd's CRI log: /tmp/palisade-it-logs/lab-NAME/app.log.
+//! The socket is `$PALISADE_CONTAINERD_SOCKET` or /run/containerd/containerd.sock.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+use palisade_integration::cri::{Cri, PodSpec, BUSYBOX_IMAGE};
+
+/// CRI's CONTAINER_EXITED.
+const EXITED: i32 = 2;
+
+struct Start {
+    name: String,
+    annotations: HashMap<String, String>,
+    image: String,
+    command: Vec<String>,
+}
+
+fn parse_start(args: &[String]) -> Result<Start> {
+    let mut it = args.iter();
+    let name = it.next().context("start: NAME missing")?.clone();
+    let mut s = Start { name, annotations: HashMap::new(), image: BUSYBOX_IMAGE.into(), command: Vec::new() };
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--annotation" => {
+                let kv = it.next().context("--annotation needs K=V")?;
+                let (k, v) = kv.split_once('=').context("--annotation needs K=V")?;
+                s.annotations.insert(k.into(), v.into());
+            }
+            "--image" => s.image = it.next().context("--image needs a value")?.clone(),
+            "--" => {
+                s.command = it.cloned().collect();
+                break;
+            }
+            other => bail!("start: unknown argument {other}"),
+        }
+    }
+    if s.command.is_empty() {
+        bail!("start: no command after --");
+    }
+    Ok(s)
+}
+
+async fn start(cri: &mut Cri, s: Start) -> Result<i32> {
+    let pod = PodSpec {
+        name: s.name.clone(),
+        namespace: "lab".into(),
+        uid: format!("lab-{}", s.name),
+        annotations: s.annotations,
+        ..Default::default()
+    };
+    let pod_id = cri.run_pod(&pod).await?;
+    let cmd: Vec<&str> = s.command.iter().map(String::as_str).collect();
+    let cid = match cri.create_container(&pod_id, &pod, "app", &s.image, &cmd, HashMap::new()).await {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = cri.remove_pod(&pod_id).await;
+            return Err(e);
+        }
+    };
+    match cri.start_container(&cid).await {
+        Ok(()) => {
+            println!("pod={pod_id} container={cid}");
+            Ok(0)
+        }
+        Err(status) => {
+            println!("start-refused: {}", status.message());
+            cri.remove_pod(&pod_id).await?;
+            Ok(3)
+        }
+    }
+}
+
+async fn wait(cri: &mut Cri, id: &str, secs: u64) -> Result<i32> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while cri.container_state(id).await? != EXITED {
+        if Instant::now() > deadline {
+            bail!("container {id} still running after {secs} s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(0)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (verb, rest) = args.split_first().context("usage: cri-run start|wait|rm ...")?;
+    let mut cri = Cri::connect().await?;
+    let code = match verb.as_str() {
+        "start" => start(&mut cri, parse_start(rest)?).await?,
+        "wait" => {
+            let id = rest.first().context("wait: CONTAINER missing")?;
+            let secs = rest.get(1).map(|s| s.parse()).transpose()?.unwrap_or(30);
+            wait(&mut cri, id, secs).await?
+        }
+        "rm" => {
+            cri.remove_pod(rest.first().context("rm: POD missing")?).await?;
+            0
+        }
+        other => bail!("unknown verb {other}: start|wait|rm"),
+    };
+    std::process::exit(code)
+}
