@@ -7,6 +7,7 @@ pub mod cli_events;
 pub mod cli_oci_hook;
 pub mod cli_policy;
 pub mod cli_status;
+pub mod config;
 pub mod containers;
 pub mod detect;
 pub mod engine;

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use palisade::{agent, api, cli_events, cli_oci_hook, cli_policy, cli_status, detect, events, run};
+use palisade::{agent, api, config, cli_events, cli_oci_hook, cli_policy, cli_status, detect, events, run};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -16,8 +16,8 @@ struct Cli {
     #[arg(long, global = true, env = "PALISADE_SOCKET", default_value = api::DEFAULT_SOCKET)]
     socket: PathBuf,
     /// Log filter (tracing env-filter syntax), e.g. `debug` or `palisade=trace`.
-    #[arg(long, global = true, env = "PALISADE_LOG", default_value = "info")]
-    log: String,
+    #[arg(long, global = true, env = "PALISADE_LOG")]
+    log: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,6 +42,9 @@ enum Command {
 
 #[derive(clap::Args, Debug)]
 struct AgentArgs {
+    /// Configuration file (TOML; keys are these flags' long names with `_`); flags win.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(flatten)]
     detect: detect::DetectArgs,
     /// Write events as JSON lines to standard output.
@@ -51,24 +54,26 @@ struct AgentArgs {
     #[arg(long, value_name = "FILE")]
     export_file: Option<PathBuf>,
     /// Rotate the export file when it exceeds this many MiB.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
-    export_file_max_mib: u64,
+    /// [default: 100]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    export_file_max_mib: Option<u64>,
     /// Rotated export files kept.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1000))]
-    export_file_keep: u32,
+    /// [default: 5]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    export_file_keep: Option<u32>,
     /// Node name put in every event (default: hostname).
     #[arg(long)]
-    node_name: Option<PathBuf>,
+    node_name: Option<String>,
     /// Directory of policy YAML files loaded at start.
     #[arg(long, value_name = "DIR")]
     policy_dir: Option<PathBuf>,
-    /// containerd NRI socket to register with; `none` disables NRI.
-    #[arg(long, value_name = "PATH", default_value = "/var/run/nri/nri.sock")]
-    nri_socket: PathBuf,
+    /// containerd NRI socket to register with; `none` disables NRI [default: /var/run/nri/nri.sock].
+    #[arg(long, value_name = "PATH")]
+    nri_socket: Option<PathBuf>,
     /// bpffs directory where programs, links and maps are pinned so that observation (and
-    /// enforcement) outlive the agent; `none` pins nothing.
-    #[arg(long, value_name = "DIR", default_value = "/sys/fs/bpf/palisade")]
-    bpf_pin_dir: PathBuf,
+    /// enforcement) outlive the agent; `none` pins nothing [default: /sys/fs/bpf/palisade].
+    #[arg(long, value_name = "DIR")]
+    bpf_pin_dir: Option<PathBuf>,
     /// Serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9567) at /metrics.
     #[arg(long, value_name = "ADDR")]
     metrics_addr: Option<std::net::SocketAddr>,
@@ -82,7 +87,12 @@ fn init_logging(filter: &str) {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    init_logging(&cli.log);
+    // the agent's config file may set the log filter; the flag (or PALISADE_LOG) wins
+    let config_log = match &cli.command {
+        Command::Agent(AgentArgs { config: Some(p), .. }) => config::load(p).ok().and_then(|c| c.log),
+        _ => None,
+    };
+    init_logging(cli.log.as_deref().or(config_log.as_deref()).unwrap_or("info"));
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let code = rt.block_on(dispatch(cli))?;
     std::process::exit(code)
@@ -91,23 +101,28 @@ fn main() -> Result<()> {
 async fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Agent(a) => {
-            let export = if a.export_stdout {
+            let c = match &a.config {
+                Some(p) => config::load(p)?,
+                None => config::AgentConfig::default(),
+            };
+            let export = if a.export_stdout || (a.export_file.is_none() && c.export_stdout == Some(true)) {
                 Some(events::export::Sink::Stdout)
             } else {
-                a.export_file.map(|path| events::export::Sink::File {
+                a.export_file.or(c.export_file).map(|path| events::export::Sink::File {
                     path,
-                    max_bytes: a.export_file_max_mib << 20,
-                    keep: a.export_file_keep,
+                    max_bytes: a.export_file_max_mib.or(c.export_file_max_mib).unwrap_or(100) << 20,
+                    keep: a.export_file_keep.or(c.export_file_keep).unwrap_or(5),
                 })
             };
+            let none = |p: PathBuf| (p.as_os_str() != "none").then_some(p);
             agent::run(agent::AgentOptions {
-                node_name: a.node_name.map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(agent::hostname),
+                node_name: a.node_name.or(c.node_name).unwrap_or_else(agent::hostname),
                 export,
                 api_socket: cli.socket,
-                policy_dir: a.policy_dir,
-                nri_socket: (a.nri_socket.as_os_str() != "none").then_some(a.nri_socket),
-                metrics_addr: a.metrics_addr,
-                pin_dir: (a.bpf_pin_dir.as_os_str() != "none").then_some(a.bpf_pin_dir),
+                policy_dir: a.policy_dir.or(c.policy_dir),
+                nri_socket: none(a.nri_socket.or(c.nri_socket).unwrap_or_else(|| "/var/run/nri/nri.sock".into())),
+                metrics_addr: a.metrics_addr.or(c.metrics_addr),
+                pin_dir: none(a.bpf_pin_dir.or(c.bpf_pin_dir).unwrap_or_else(|| "/sys/fs/bpf/palisade".into())),
                 detect: a.detect,
             })
             .await?;
