@@ -32,7 +32,12 @@ struct Start {
 fn parse_start(args: &[String]) -> Result<Start> {
     let mut it = args.iter();
     let name = it.next().context("start: NAME missing")?.clone();
-    let mut s = Start { name, annotations: HashMap::new(), image: BUSYBOX_IMAGE.into(), command: Vec::new() };
+    let mut s = Start {
+        name,
+        annotations: HashMap::new(),
+        image: BUSYBOX_IMAGE.into(),
+        command: Vec::new(),
+    };
     while let Some(a) = it.next() {
         match a.as_str() {
             "--annotation" => {
@@ -64,7 +69,10 @@ async fn start(cri: &mut Cri, s: Start) -> Result<i32> {
     };
     let pod_id = cri.run_pod(&pod).await?;
     let cmd: Vec<&str> = s.command.iter().map(String::as_str).collect();
-    let cid = match cri.create_container(&pod_id, &pod, "app", &s.image, &cmd, HashMap::new()).await {
+    let cid = match cri
+        .create_container(&pod_id, &pod, "app", &s.image, &cmd, HashMap::new())
+        .await
+    {
         Ok(c) => c,
         Err(e) => {
             let _ = cri.remove_pod(&pod_id).await;
@@ -98,7 +106,9 @@ async fn wait(cri: &mut Cri, id: &str, secs: u64) -> Result<i32> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (verb, rest) = args.split_first().context("usage: cri-run start|wait|rm ...")?;
+    let (verb, rest) = args
+        .split_first()
+        .context("usage: cri-run start|wait|rm ...")?;
     let mut cri = Cri::connect().await?;
     let code = match verb.as_str() {
         "start" => start(&mut cri, parse_start(rest)?).await?,
@@ -108,7 +118,8 @@ async fn main() -> Result<()> {
             wait(&mut cri, id, secs).await?
         }
         "rm" => {
-            cri.remove_pod(rest.first().context("rm: POD missing")?).await?;
+            cri.remove_pod(rest.first().context("rm: POD missing")?)
+                .await?;
             0
         }
         other => bail!("unknown verb {other}: start|wait|rm"),
