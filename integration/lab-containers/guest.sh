@@ -246,7 +246,9 @@ if [ "$ONLY" != cri ]; then
       done
     fi
     check "$rowname" "podman rc=$PRC, rm EPERM, shadow intact, event with id $(echo "$id" | cut -c1-12)" "$why"
-    [ -z "$why" ] || { dump "$T/$n.out"; echo "--- its process_lsm events:"; grep -F '"process_lsm"' "$EV" | grep -F "$id" | head -n 3 | cut -c1-1500; }
+    [ -z "$why" ] || { dump "$T/$n.out"; echo "--- its process_lsm events (binary, decision):"
+      grep -F '"process_lsm"' "$EV" | grep -F "$id" | head -n 3 |
+        sed 's/.*\("binary":"[^"]*"\).*\("function_name".*\)/    \1 \2/' | cut -c1-600; }
     # the container's name, separately: podman puts it in no OCI annotation the hook reads
     case $ev in
       *"\"name\":\"$n\""*) row "$rowname-name" PASS "event names the container $n" ;;
