@@ -8,7 +8,7 @@
 //! A list stops after its first rule with no extra condition (uid, binary): nothing after it can
 //! ever act. The compiler refuses what the kernel could not decide exactly rather than guessing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 
 use palisade_bpf::enforce_events::{
@@ -232,13 +232,15 @@ fn check_lengths(p: &Policy) -> Result<(), CompileError> {
     Ok(())
 }
 
-/// Does a rule's forward matcher (or "any path") cover every path that lands on `node`?
-fn covers_fwd(r: &Rule, node: &[u8]) -> bool {
-    r.paths.is_empty() || fwd_nodes(&r.paths).iter().any(|n| node.starts_with(n))
-}
-
-fn covers_rev(r: &Rule, node: &[u8]) -> bool {
-    r.paths.is_empty() || rev_nodes(&r.paths).iter().any(|n| node.starts_with(n))
+/// Indices of the rules whose matcher nodes (`per_rule[k]` for `rules[k]`; none = any path)
+/// cover every path that lands on `node`: one of their nodes is a prefix of it.
+fn covering(rules: &[(usize, &Rule)], per_rule: &[Vec<Node>], node: &[u8]) -> HashSet<usize> {
+    rules
+        .iter()
+        .zip(per_rule)
+        .filter(|((_, r), ns)| r.paths.is_empty() || ns.iter().any(|n| node.starts_with(n)))
+        .map(|((i, _), _)| *i)
+        .collect()
 }
 
 fn compile_paths(
@@ -276,7 +278,15 @@ fn compile_paths(
         fwd.insert(Vec::new());
     }
     let rename = op_index(Operation::Rename);
+    let rule_fwd: Vec<Vec<Node>> = rules.iter().map(|(_, r)| fwd_nodes(&r.paths)).collect();
     for node in &fwd {
+        let cov = covering(rules, &rule_fwd, node);
+        let guard = guards.get(node);
+        let relevant: Vec<(usize, &Rule)> = rules
+            .iter()
+            .filter(|(i, _)| cov.contains(i) || guard.is_some_and(|g| g.contains(i)))
+            .copied()
+            .collect();
         let what = || {
             format!(
                 "path {:?}",
@@ -285,10 +295,10 @@ fn compile_paths(
                     .to_string()
             )
         };
-        let val = node_value(p, rules, what, |op, i, r| {
-            (r.operations.contains(&Operation::ALL[op]) && covers_fwd(r, node))
+        let val = node_value(p, &relevant, what, |op, i, r| {
+            (r.operations.contains(&Operation::ALL[op]) && cov.contains(&i))
                 // whatever the rule lists: moving a directory above its paths escapes all of it
-                || (op == rename && guards.get(node).is_some_and(|g| g.contains(&i)))
+                || (op == rename && guard.is_some_and(|g| g.contains(&i)))
         })?;
         out.trie.push((trie_key(set, trie_kind::PATH, node), val));
     }
@@ -303,15 +313,22 @@ fn compile_paths(
     if any_path {
         rev.insert(Vec::new());
     }
+    let rule_rev: Vec<Vec<Node>> = rules.iter().map(|(_, r)| rev_nodes(&r.paths)).collect();
     for node in &rev {
+        let cov = covering(rules, &rule_rev, node);
+        let relevant: Vec<(usize, &Rule)> = rules
+            .iter()
+            .filter(|(i, _)| cov.contains(i))
+            .copied()
+            .collect();
         let what = || {
             format!(
                 "suffix {:?}",
                 String::from_utf8_lossy(&node.iter().rev().copied().collect::<Vec<_>>())
             )
         };
-        let val = node_value(p, rules, what, |op, _, r| {
-            r.operations.contains(&Operation::ALL[op]) && covers_rev(r, node)
+        let val = node_value(p, &relevant, what, |op, i, r| {
+            r.operations.contains(&Operation::ALL[op]) && cov.contains(&i)
         })?;
         out.trie
             .push((trie_key(set, trie_kind::PATH_REV, node), val));
@@ -787,5 +804,27 @@ mod tests {
         assert_eq!(&md.0.addr[..4], &[169, 254, 169, 254]);
         assert_eq!(md.1.cand[0].port, 80);
         assert_eq!(c.cfg.listed_ops, 1 << op_index(Operation::Connect));
+    }
+
+    #[test]
+    fn a_thousand_rules_compile_to_one_node_each_plus_shared_guards() {
+        let rules = (0..1000)
+            .map(|i| {
+                rule(
+                    &format!("r{i}"),
+                    &[Operation::Write],
+                    prefix(&[&format!("/srv/data-{i}/")]),
+                    Action::Deny,
+                )
+            })
+            .collect();
+        let c = compile(&policy(rules), 9).unwrap();
+        // 1000 prefixes, 1000 "/srv/data-i" guards and one shared "/srv" guard
+        assert_eq!(c.trie.len(), 2001);
+        assert_eq!(
+            first(&c, "/srv/data-517/x", Operation::Write),
+            Some((517, action::DENY))
+        );
+        assert_eq!(first(&c, "/srv/data-5170/x", Operation::Write), None);
     }
 }
