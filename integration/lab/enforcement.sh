@@ -3,7 +3,7 @@
 #
 #   /lab/enforcement.sh [--expect-mechanism bpf_lsm|fmod_ret] [--skip-suite]
 #
-# /lab must hold policies/ (protect-etc.yaml, bypass-suite.yaml, deny-connect.yaml), bypass and
+# /lab must hold policies/ (protect-etc, bypass-suite, bypass-suite-kill, deny-connect .yaml), bypass and
 # run-suite.sh (integration/bypass); integration/lab/run.sh assembles that and boots the lab.
 # Prints one row per test and per bypass attack, then a summary; exits 1 if anything failed
 # (an attack NOT-BLOCKED counts as a failure), 2 on usage or missing files.
@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
     *) echo "enforcement.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-for f in "$POL/protect-etc.yaml" "$POL/bypass-suite.yaml" "$POL/deny-connect.yaml"; do
+for f in "$POL/protect-etc.yaml" "$POL/bypass-suite.yaml" "$POL/bypass-suite-kill.yaml" "$POL/deny-connect.yaml"; do
   [ -f "$f" ] || { echo "enforcement.sh: missing $f" >&2; exit 2; }
 done
 command -v palisade >/dev/null || { echo "enforcement.sh: palisade not in PATH" >&2; exit 2; }
@@ -66,7 +66,17 @@ else
   row child-cgroup-escape FAIL "rc=$rc; $(tr '\n' ' ' < "$T/err3" | cut -c1-200)"; restore_shadow
 fi
 
-# 4. Audit mode reports and prevents nothing.
+# 4. deny-and-kill: the operation is denied inline AND the caller is killed in the same hook.
+palisade run --policy "$POL/bypass-suite-kill.yaml" --events "$T/ev-kill" -- rm /etc/shadow 2> "$T/err-kill"
+rc=$?
+if [ "$rc" = 137 ] && cmp -s /etc/shadow "$T/shadow.orig" && has "$T/ev-kill" '"action":"deny-and-kill"' \
+    && has "$T/ev-kill" '"killed":true' && has "$T/ev-kill" '"prevented":true'; then
+  row deny-and-kill PASS "rm killed (137), shadow intact, decision killed+prevented"
+else
+  row deny-and-kill FAIL "rc=$rc; $(head -c 300 "$T/ev-kill")"; restore_shadow
+fi
+
+# 5. Audit mode reports and prevents nothing.
 palisade run --audit --policy "$POL/protect-etc.yaml" --events "$T/ev4" -- touch /etc/palisade-audit 2> "$T/err4"
 rc=$?
 if [ "$rc" = 0 ] && [ -e /etc/palisade-audit ] && has "$T/ev4" '"action":"audit"' && has "$T/ev4" '"prevented":false'; then
@@ -76,7 +86,7 @@ else
 fi
 rm -f /etc/palisade-audit
 
-# 5. Policy replacement while the attack loops: new sets, one flip, old sets deleted, every
+# 6. Policy replacement while the attack loops: new sets, one flip, old sets deleted, every
 #    20 ms; not one append to /etc/shadow may get through.
 palisade run --policy "$POL/protect-etc.yaml" --reapply-every-ms 20 --events "$T/ev5" -- sh -c '
   i=0 ok=0
@@ -93,7 +103,7 @@ else
   row live-policy-swap FAIL "$(cat "$T/out5") swaps=${swaps:-?} $(tail -n 2 "$T/err5" | tr '\n' ' ')"; restore_shadow
 fi
 
-# 6. connect() to a denied destination fails with EPERM inline (cgroup sock_addr).
+# 7. connect() to a denied destination fails with EPERM inline (cgroup sock_addr).
 palisade run --policy "$POL/deny-connect.yaml" --events "$T/ev6" -- sh -c 'echo x | nc 127.0.0.1 9' > /dev/null 2> "$T/err6"
 if has "$T/ev6" '"hook":"connect4"' && has "$T/ev6" '"path":"127.0.0.1:9"' && has "$T/ev6" '"prevented":true' \
     && has "$T/err6" 'ermitted'; then
@@ -102,7 +112,7 @@ else
   row connect-denied FAIL "$(tr '\n' ' ' < "$T/err6" | cut -c1-200) $(head -c 200 "$T/ev6")"
 fi
 
-# 7. The bypass suite, with the policy bound to one cgroup the attacks enter.
+# 8. The bypass suite, with the policy bound to one cgroup the attacks enter.
 if [ "$SUITE" = 1 ]; then
   CG=/sys/fs/cgroup/palisade-suite
   rm -f "$T/holder"

@@ -28,6 +28,7 @@ trap 'rm -rf "$FILES"' EXIT
 mkdir "$FILES/policies"
 cp "$HERE/enforcement.sh" "$OUT/bypass" "$ROOT/integration/bypass/run-suite.sh" "$FILES/"
 cp "$ROOT/policies/protect-etc.yaml" "$ROOT/integration/bypass/policies/bypass-suite.yaml" \
+  "$ROOT/integration/bypass/policies/bypass-suite-kill.yaml" \
   "$HERE/policies/"*.yaml "$FILES/policies/"
 CMD="sh /lab/enforcement.sh --expect-mechanism $MECH"
 for a in "${ARGS[@]}"; do CMD+=" $(printf '%q' "$a")"; done
