@@ -5,22 +5,15 @@
 //!       RunPodSandbox (host network, namespace `lab`, uid `lab-NAME`, the annotations on the pod)
 //!       + CreateContainer `app` + StartContainer. Prints `pod=<id> container=<id>`. If
 //!       StartContainer is refused, prints `start-refused: <message>`, removes the pod, exits 3.
-//!   cri-run wait CONTAINER [SECONDS]   until the container has exited (default 30 s)
 //!   cri-run rm POD                     StopPodSandbox + RemovePodSandbox
 //!
 //! The container's output is in containerd's CRI log: /tmp/palisade-it-logs/lab-NAME/app.log.
 //! The socket is `$PALISADE_CONTAINERD_SOCKET` or /run/containerd/containerd.sock.
 
-use std::{
-    collections::HashMap,
-    time::{Duration, Instant},
-};
+use std::collections::HashMap;
 
 use anyhow::{bail, Context, Result};
 use palisade_integration::cri::{Cri, PodSpec, BUSYBOX_IMAGE};
-
-/// CRI's CONTAINER_EXITED.
-const EXITED: i32 = 2;
 
 struct Start {
     name: String,
@@ -92,37 +85,19 @@ async fn start(cri: &mut Cri, s: Start) -> Result<i32> {
     }
 }
 
-async fn wait(cri: &mut Cri, id: &str, secs: u64) -> Result<i32> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while cri.container_state(id).await? != EXITED {
-        if Instant::now() > deadline {
-            bail!("container {id} still running after {secs} s");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(0)
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (verb, rest) = args
-        .split_first()
-        .context("usage: cri-run start|wait|rm ...")?;
+    let (verb, rest) = args.split_first().context("usage: cri-run start|rm ...")?;
     let mut cri = Cri::connect().await?;
     let code = match verb.as_str() {
         "start" => start(&mut cri, parse_start(rest)?).await?,
-        "wait" => {
-            let id = rest.first().context("wait: CONTAINER missing")?;
-            let secs = rest.get(1).map(|s| s.parse()).transpose()?.unwrap_or(30);
-            wait(&mut cri, id, secs).await?
-        }
         "rm" => {
             cri.remove_pod(rest.first().context("rm: POD missing")?)
                 .await?;
             0
         }
-        other => bail!("unknown verb {other}: start|wait|rm"),
+        other => bail!("unknown verb {other}: start|rm"),
     };
     std::process::exit(code)
 }
