@@ -41,6 +41,19 @@ fn first(a: &std::collections::BTreeMap<String, String>, keys: &[&str]) -> Strin
     keys.iter().find_map(|k| a.get(*k)).cloned().unwrap_or_default()
 }
 
+/// Name and image of a podman/CRI-O container from containers/storage's `containers.json`,
+/// which sits two directories above the bundle (`.../overlay-containers/<id>/userdata`):
+/// podman 4.3 puts neither in the OCI state's annotations.
+fn storage_identity(bundle: &Path, id: &str) -> Option<(String, String)> {
+    let json = std::fs::read(bundle.parent()?.parent()?.join("containers.json")).ok()?;
+    let all: serde_json::Value = serde_json::from_slice(&json).ok()?;
+    let c = all.as_array()?.iter().find(|c| c["id"] == id)?;
+    let name = c["names"].get(0).and_then(|n| n.as_str()).unwrap_or_default().to_owned();
+    let meta: serde_json::Value = c["metadata"].as_str().and_then(|m| serde_json::from_str(m).ok()).unwrap_or_default();
+    let image = meta["image-name"].as_str().unwrap_or_default().to_owned();
+    Some((name, image))
+}
+
 async fn register(socket: &Path, state: palisade_nri::OciState) -> Result<String> {
     let pid = state.pid.context("OCI state has no pid: run the hook at createRuntime or prestart")?;
     let a = &state.annotations;
@@ -48,15 +61,27 @@ async fn register(socket: &Path, state: palisade_nri::OciState) -> Result<String
         .get(POLICIES_ANNOTATION)
         .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
         .unwrap_or_default();
+    let mut name = first(a, &["io.kubernetes.container.name", "io.kubernetes.cri-o.ContainerName", "io.podman.annotations.name"]);
+    let mut image = first(a, &["io.kubernetes.cri-o.ImageName", "io.podman.annotations.image"]);
+    if name.is_empty() || image.is_empty() {
+        if let Some((n, i)) = storage_identity(&state.bundle, &state.id) {
+            if name.is_empty() {
+                name = n;
+            }
+            if image.is_empty() {
+                image = i;
+            }
+        }
+    }
     let req = api::pb::RegisterCgroupRequest {
         cgroup_path: cgroup_of(pid)?.display().to_string(),
         policies,
         mode: a.get(MODE_ANNOTATION).cloned().unwrap_or_default(),
         container_id: state.id.clone(),
-        container_name: first(a, &["io.kubernetes.container.name", "io.kubernetes.cri-o.ContainerName", "io.podman.annotations.name"]),
+        container_name: name,
         pod_name: first(a, &["io.kubernetes.pod.name", "io.kubernetes.cri-o.SandboxName"]),
         pod_namespace: first(a, &["io.kubernetes.pod.namespace", "io.kubernetes.cri-o.Namespace"]),
-        image: first(a, &["io.kubernetes.cri-o.ImageName", "io.podman.annotations.image"]),
+        image,
         annotations: a.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
     };
     let mut c = api::client::connect(socket).await?;
@@ -100,4 +125,27 @@ pub async fn run(socket: &Path, a: OciHookArgs) -> Result<i32> {
 /// Fail-open covers an absent agent only; an agent that answers "no" is always obeyed.
 fn is_unreachable(e: &anyhow::Error) -> bool {
     format!("{e:#}").contains("connecting to the palisade agent")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn podman_identity_from_containers_json() {
+        let root = tempfile::tempdir().unwrap();
+        let bundle = root.path().join("overlay-containers/abc/userdata");
+        std::fs::create_dir_all(&bundle).unwrap();
+        std::fs::write(
+            root.path().join("overlay-containers/containers.json"),
+            r#"[{"id":"zzz","names":["other"]},{"id":"abc","names":["web"],"metadata":"{\"image-name\":\"localhost/busybox:local\",\"name\":\"web\"}"}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            storage_identity(&bundle, "abc"),
+            Some(("web".to_owned(), "localhost/busybox:local".to_owned()))
+        );
+        assert_eq!(storage_identity(&bundle, "nope"), None);
+        assert_eq!(storage_identity(Path::new("/"), "abc"), None);
+    }
 }
