@@ -660,9 +660,22 @@ static __always_inline int do_xattr(struct dentry *dentry, __u8 hook, __u8 mech)
 	return check1(BIT(PAL_OP_SETXATTR), dentry, m, hook, mech);
 }
 
+/* Runtime setup processes (runc init between an OCI createRuntime hook and the entrypoint's
+ * exec) may still bind-mount (masked and read-only paths): tgid -> 1, set by the agent, cleared
+ * at the process's first exec attempt, so the workload itself never holds the exemption. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} pal_setup_tasks SEC(".maps");
+
 static __always_inline int do_exec(struct linux_binprm *bprm, __u8 mech)
 {
 	struct file *f = BPF_CORE_READ(bprm, file);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	bpf_map_delete_elem(&pal_setup_tasks, &tgid);
 
 	return check1(BIT(PAL_OP_EXEC), BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt),
 		      PAL_HOOK_BPRM_CHECK, mech);
@@ -886,7 +899,9 @@ static __always_inline int do_sb_mount(const struct path *path, unsigned long fl
 	__u32 deny_set = 0;
 	int found = 0;
 
-	if (!b || !(flags & (MS_BIND | MS_MOVE)) || !(h = begin()))
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (!b || !(flags & (MS_BIND | MS_MOVE)) || bpf_map_lookup_elem(&pal_setup_tasks, &tgid) || !(h = begin()))
 		return 0;
 	for (int i = 0; i < PAL_ENF_SETS; i++) {
 		if (i >= b->nsets)

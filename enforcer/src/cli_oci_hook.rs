@@ -83,6 +83,7 @@ async fn register(socket: &Path, state: palisade_nri::OciState) -> Result<String
         pod_namespace: first(a, &["io.kubernetes.pod.namespace", "io.kubernetes.cri-o.Namespace"]),
         image,
         annotations: a.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        init_pid: pid,
     };
     let mut c = api::client::connect(socket).await?;
     match c.register_cgroup(req).await {

@@ -43,6 +43,8 @@ pub struct Registration {
     pub policies: Vec<String>,
     /// `enforce` or `audit`.
     pub mode: String,
+    /// Runtime setup process (runc init) still to set up mounts before it execs the entrypoint.
+    pub setup_pid: Option<u32>,
 }
 
 /// Registers a container: resolves its cgroup id and records its metadata. Errors are
@@ -50,6 +52,12 @@ pub struct Registration {
 pub fn register(shared: &Shared, r: Registration) -> Result<u64, String> {
     let id = cgroup_id(&r.cgroup_dir)
         .map_err(|e| format!("palisade: container {}: cgroup {}: {e}", r.id, r.cgroup_dir.display()))?;
+    if let (Some(pid), false) = (r.setup_pid, r.policies.is_empty()) {
+        shared
+            .engine()
+            .and_then(|e| e.enforcer().exempt_setup_until_exec(pid).map_err(|e| format!("{e:#}")))
+            .map_err(|e| format!("palisade: container {}: {e}", r.id))?;
+    }
     if r.id.is_empty() && r.name.is_empty() {
         // a bare cgroup (e.g. a process tree placed under a policy): enforcement only
         if !r.policies.is_empty() {
@@ -113,6 +121,7 @@ impl NriHandler {
                 Mode::Audit => "audit",
             }
             .into(),
+            setup_pid: None,
         })
     }
 }

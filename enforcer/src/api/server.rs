@@ -114,6 +114,7 @@ impl Palisade for Api {
             image: r.image,
             policies: r.policies,
             mode: mode.into(),
+            setup_pid: (r.init_pid != 0).then_some(r.init_pid),
         };
         // the reply is sent only after the kernel maps are written
         let id = crate::runtime::register(&self.shared, reg).map_err(Status::failed_precondition)?;

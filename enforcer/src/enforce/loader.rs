@@ -94,6 +94,7 @@ pub(crate) struct Maps {
     pub net: MapHandle,
     pub decisions: MapHandle,
     pub stats: MapHandle,
+    pub setup_tasks: MapHandle,
 }
 
 const SECURITYFS: &str = "/sys/kernel/security";
@@ -205,6 +206,7 @@ fn try_load(rung: Rung, net: bool) -> Result<(Vec<Link>, Maps, Vec<String>)> {
         net: MapHandle::try_from(&m.pal_net)?,
         decisions: MapHandle::try_from(&m.pal_decisions)?,
         stats: MapHandle::try_from(&m.pal_enf_stats)?,
+        setup_tasks: MapHandle::try_from(&m.pal_setup_tasks)?,
     };
     Ok((links, maps, wanted))
 }

@@ -293,6 +293,16 @@ impl Enforcer {
             .collect()
     }
 
+    /// Lets runtime setup process `tgid` (runc init, registered from an OCI createRuntime hook)
+    /// bind-mount its masked and read-only paths despite the mount guard, until its first exec
+    /// (the entrypoint), where the kernel drops the exemption.
+    pub fn exempt_setup_until_exec(&self, tgid: u32) -> Result<()> {
+        self.maps
+            .setup_tasks
+            .update(&tgid.to_ne_bytes(), &[1u8], MapFlags::ANY)
+            .context("pal_setup_tasks (map full?)")
+    }
+
     /// Stops enforcing anything on `cgroup_id` (and on the cgroups that inherited its binding).
     pub fn unbind_cgroup(&self, cgroup_id: u64) -> Result<()> {
         let mut st = self.state.lock().expect("enforcer state");
