@@ -107,7 +107,8 @@ impl From<&api::PodSandbox> for PodInfo {
 impl ContainerInfo {
     /// Joins an NRI container with its pod. Without the pod (or with fields it leaves empty),
     /// the identity falls back to the sandbox annotations containerd puts on every container.
-    pub(crate) fn from_nri(pod: Option<&api::PodSandbox>, c: &api::Container) -> Self {
+    /// Public for the fuzz targets, which run what the session derives from NRI messages.
+    pub fn from_nri(pod: Option<&api::PodSandbox>, c: &api::Container) -> Self {
         let pod = pod.map(PodInfo::from).unwrap_or_default();
         let container_annotations = sorted(&c.annotations);
         let or_annotation = |v: &str, key: &str| {

@@ -4,6 +4,8 @@
 //! Policy files need none of YAML's graph features: anchors, aliases and tags are rejected with a
 //! located error rather than expanded (expansion is also how "billion laughs" inputs blow up).
 
+use std::collections::hash_map::{Entry, HashMap};
+
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
 use super::error::{Pos, Sink};
@@ -335,20 +337,28 @@ fn check_plain_node(anchor: usize, tagged: bool, pos: Pos, sink: &mut Sink) -> b
 
 /// Turns the flat key, value, key, value... list of a mapping into pairs, reporting duplicate keys
 /// (most YAML loaders keep the last one silently, which hides mistakes).
+///
+/// Keys are looked up in a hash map: comparing each key with every earlier one made a 1 MB file
+/// of 100,000 keys take a minute to check. Only scalar keys are compared; collection keys (legal
+/// YAML) are never valid in a policy and are reported as such where the mapping is read.
 fn pair_up(items: Vec<Node>, sink: &mut Sink) -> Vec<(Node, Node)> {
     let mut pairs: Vec<(Node, Node)> = Vec::with_capacity(items.len() / 2);
+    let mut first_line: HashMap<(String, bool), usize> = HashMap::new();
     let mut it = items.into_iter();
     while let (Some(k), Some(v)) = (it.next(), it.next()) {
-        if let Some((first, _)) = pairs.iter().find(|(f, _)| f.value == k.value) {
-            let shown = match &k.value {
-                Value::Scalar { text, .. } => format!("\"{text}\""),
-                _ => "key".to_owned(),
-            };
-            sink.error(
-                k.pos,
-                format!("duplicate key {shown} (first at line {})", first.pos.line),
-            );
-            continue;
+        if let Value::Scalar { text, plain } = &k.value {
+            match first_line.entry((text.clone(), *plain)) {
+                Entry::Occupied(first) => {
+                    sink.error(
+                        k.pos,
+                        format!("duplicate key \"{text}\" (first at line {})", first.get()),
+                    );
+                    continue;
+                }
+                Entry::Vacant(e) => {
+                    e.insert(k.pos.line);
+                }
+            }
         }
         pairs.push((k, v));
     }
@@ -449,6 +459,27 @@ mod tests {
         );
         let (_, sink) = load_one("a: [1, 2\nb: 3\n");
         assert_eq!(sink.error_count(), 1);
+    }
+
+    #[test]
+    fn duplicate_keys_in_a_huge_mapping_are_found_in_linear_time() {
+        // 100,000 keys took a minute with pairwise comparison; a hash lookup takes milliseconds.
+        let mut src: String = (0..100_000).map(|i| format!("k{i}: 1\n")).collect();
+        src.push_str("k99999: 2\n'k99999': 3\n");
+        let started = std::time::Instant::now();
+        let (docs, sink) = load_one(&src);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let Value::Map(m) = &docs[0].value else {
+            panic!("not a map")
+        };
+        // A quoted key is kept apart from the plain one, as before.
+        assert_eq!(m.len(), 100_001);
+        let (errs, _) = sink.finish();
+        let errs: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errs,
+            ["t.yaml:100001:1: error: duplicate key \"k99999\" (first at line 100000)"]
+        );
     }
 
     #[test]
