@@ -19,7 +19,9 @@ fn main() {
         if name.ends_with(".h") {
             println!("cargo:rerun-if-changed={}", path.display());
         }
-        let Some(stem) = name.strip_suffix(".bpf.c") else { continue };
+        let Some(stem) = name.strip_suffix(".bpf.c") else {
+            continue;
+        };
         println!("cargo:rerun-if-changed={}", path.display());
         SkeletonBuilder::new()
             .source(&path)

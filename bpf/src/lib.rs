@@ -8,7 +8,12 @@
 pub mod events;
 
 /// Process lifecycle tracepoints (exec, fork, exit): load on any kernel with BTF.
-#[allow(missing_docs, non_camel_case_types, non_snake_case, unused_qualifications)]
+#[allow(
+    missing_docs,
+    non_camel_case_types,
+    non_snake_case,
+    unused_qualifications
+)]
 pub mod process {
     include!(concat!(env!("OUT_DIR"), "/process.skel.rs"));
 }
@@ -18,7 +23,12 @@ pub mod enforce_events;
 /// Inline enforcement: BPF LSM and fmod_ret file/exec hooks, the tracepoint+SIGKILL fallback and
 /// cgroup connect/sendmsg programs, sharing one set of policy maps (`enforce.h`). The loader
 /// chooses which programs load.
-#[allow(missing_docs, non_camel_case_types, non_snake_case, unused_qualifications)]
+#[allow(
+    missing_docs,
+    non_camel_case_types,
+    non_snake_case,
+    unused_qualifications
+)]
 pub mod enforce {
     include!(concat!(env!("OUT_DIR"), "/enforce.skel.rs"));
 }
@@ -27,13 +37,23 @@ pub mod detect_events;
 
 /// Hook-based detections from tracepoints (privilege changes, BPF loads, modules, shared
 /// libraries, TCP); records go to the process ring buffer, whose fd the loader reuses.
-#[allow(missing_docs, non_camel_case_types, non_snake_case, unused_qualifications)]
+#[allow(
+    missing_docs,
+    non_camel_case_types,
+    non_snake_case,
+    unused_qualifications
+)]
 pub mod detect {
     include!(concat!(env!("OUT_DIR"), "/detect.skel.rs"));
 }
 
 /// Benchmark baseline: do-nothing LSM programs on the hooks palisade uses for open/create/unlink.
-#[allow(missing_docs, non_camel_case_types, non_snake_case, unused_qualifications)]
+#[allow(
+    missing_docs,
+    non_camel_case_types,
+    non_snake_case,
+    unused_qualifications
+)]
 pub mod bench_empty {
     include!(concat!(env!("OUT_DIR"), "/bench_empty.skel.rs"));
 }

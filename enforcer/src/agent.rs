@@ -159,7 +159,11 @@ impl Shared {
             decode_errors: self.counters.decode_errors.load(Ordering::Relaxed),
             export_dropped: self.exporter.as_ref().map_or(0, Exporter::dropped),
             export_written: self.exporter.as_ref().map_or(0, Exporter::written),
-            process_cache: self.renderer.lock().unwrap_or_else(|e| e.into_inner()).cache_stats(),
+            process_cache: self
+                .renderer
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .cache_stats(),
             process_cache_max_live: MAX_LIVE_PROCESSES,
             containers: self.containers.len(),
             // one guard: temporaries of a struct expression live to its end, so two `lock()`
@@ -168,7 +172,10 @@ impl Shared {
             identity_timeouts: held.1,
             enforcement: self.engine.as_ref().map(|e| e.mechanisms().clone()),
             enforcement_error: self.engine_error.clone(),
-            enforcement_counters: self.engine.as_ref().and_then(|e| e.enforcer().counters().ok()),
+            enforcement_counters: self
+                .engine
+                .as_ref()
+                .and_then(|e| e.enforcer().counters().ok()),
             policies: self.engine.as_ref().map_or(0, |e| e.names().len()),
             nri: match *self.nri_state.lock().unwrap_or_else(|e| e.into_inner()) {
                 None => "disabled",
@@ -192,7 +199,10 @@ impl Shared {
     /// The engine, or why there is none.
     pub fn engine(&self) -> Result<&crate::engine::Engine, String> {
         self.engine.as_ref().ok_or_else(|| {
-            format!("enforcement is unavailable: {}", self.engine_error.as_deref().unwrap_or("not loaded"))
+            format!(
+                "enforcement is unavailable: {}",
+                self.engine_error.as_deref().unwrap_or("not loaded")
+            )
         })
     }
 
@@ -232,7 +242,10 @@ impl Shared {
         if let Some(meta) = self.containers.remove_id(id) {
             if let Some(e) = &self.engine {
                 if let Err(err) = e.unbind(meta.cgroup_id) {
-                    tracing::warn!("unbinding cgroup {} of container {id}: {err:#}", meta.cgroup_id);
+                    tracing::warn!(
+                        "unbinding cgroup {} of container {id}: {err:#}",
+                        meta.cgroup_id
+                    );
                 }
             }
         }
@@ -255,14 +268,16 @@ impl Shared {
         self.metrics.enforcement(&d.policy, d.action, d.mechanism);
         let (process, parent, node, time) = {
             let mut r = lock(&self.renderer);
-            let process = r.process_by_pid(d.pid, d.tid).unwrap_or_else(|| crate::events::model::Process {
-                pid: d.pid,
-                tid: d.tid,
-                binary: d.comm.clone(),
-                flags: "miss".into(),
-                cgroup_id: d.cgroup_id,
-                ..Default::default()
-            });
+            let process =
+                r.process_by_pid(d.pid, d.tid)
+                    .unwrap_or_else(|| crate::events::model::Process {
+                        pid: d.pid,
+                        tid: d.tid,
+                        binary: d.comm.clone(),
+                        flags: "miss".into(),
+                        cgroup_id: d.cgroup_id,
+                        ..Default::default()
+                    });
             let parent = r.parent_by_pid(d.pid);
             (process, parent, r.node().to_owned(), r.time(d.ktime))
         };
@@ -341,7 +356,9 @@ impl AsRawFd for Fd {
 
 /// Hostname, for `node_name`.
 pub fn hostname() -> String {
-    nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into())
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "localhost".into())
 }
 
 /// Loads the enforcer and the policy directory. Enforcement that cannot load is reported (status,
@@ -365,27 +382,45 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
     tracing::info!(release = %features.release, lsm = ?features.lsm_list, "kernel probed");
     let mut obj = MaybeUninit::uninit();
     if opts.pin_dir.is_some() {
-        kernel::ensure_bpffs().context("mounting bpffs at /sys/fs/bpf for pinning (or pass --bpf-pin-dir none)")?;
+        kernel::ensure_bpffs()
+            .context("mounting bpffs at /sys/fs/bpf for pinning (or pass --bpf-pin-dir none)")?;
     }
-    let sensor = sensors::process::load(&mut obj, opts.pin_dir.as_ref().map(|d| d.join("process")).as_deref())?;
+    let sensor = sensors::process::load(
+        &mut obj,
+        opts.pin_dir.as_ref().map(|d| d.join("process")).as_deref(),
+    )?;
     if sensor.adopted {
-        tracing::info!("adopted pinned process sensor state: records from while no agent ran come first");
+        tracing::info!(
+            "adopted pinned process sensor state: records from while no agent ran come first"
+        );
     }
     let skel = &sensor.skel;
     // detections write into the process ring buffer, so they are drained by the loop below
     let mut detect_obj = MaybeUninit::uninit();
-    let _detect =
-        crate::detect::sensor::load_if_enabled(&mut detect_obj, &skel.maps.events, &skel.maps.stats, &opts.detect);
+    let _detect = crate::detect::sensor::load_if_enabled(
+        &mut detect_obj,
+        &skel.maps.events,
+        &skel.maps.stats,
+        &opts.detect,
+    );
     let containers = Arc::new(ContainerRegistry::default());
     let mut renderer = Renderer::new(
         opts.node_name.clone(),
         ProcessCache::new(MAX_LIVE_PROCESSES, MAX_EXITED_PROCESSES),
         Arc::clone(&containers),
     );
-    let cg_root = features.cgroup.as_ref().map(|c| PathBuf::from(&c.cgroup2_root));
+    let cg_root = features
+        .cgroup
+        .as_ref()
+        .map(|c| PathBuf::from(&c.cgroup2_root));
     renderer.seed(procfs::scan("/proc".as_ref(), cg_root.as_deref()));
     let (engine, engine_error) = load_engine(&opts);
-    let exporter = opts.export.clone().map(|s| Exporter::start(s, EXPORT_QUEUE)).transpose().context("export sink")?;
+    let exporter = opts
+        .export
+        .clone()
+        .map(|s| Exporter::start(s, EXPORT_QUEUE))
+        .transpose()
+        .context("export sink")?;
     let (events_tx, _) = broadcast::channel(SUBSCRIBER_QUEUE);
     let shared = Arc::new(Shared {
         features,
@@ -424,7 +459,9 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
     };
     if let (Some(dir), Some(engine)) = (&opts.policy_dir, shared.engine.as_ref()) {
         if dir.exists() {
-            let n = engine.load_dir(dir).with_context(|| format!("loading policies from {}", dir.display()))?;
+            let n = engine
+                .load_dir(dir)
+                .with_context(|| format!("loading policies from {}", dir.display()))?;
             tracing::info!(policies = n, dir = %dir.display(), "policies loaded");
         }
     }
@@ -439,7 +476,9 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
                 }
             }))
         }
-        (Some(_), None) => anyhow::bail!("NRI needs cgroup v2 mounted (none found in /proc/self/mounts)"),
+        (Some(_), None) => {
+            anyhow::bail!("NRI needs cgroup v2 mounted (none found in /proc/self/mounts)")
+        }
         (None, _) => None,
     };
 
@@ -451,11 +490,16 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
     })?;
     let rb = rbb.build()?;
     // SAFETY: the epoll fd belongs to `rb`, which outlives `afd` (both live to the end of this fn).
-    let afd = unsafe { AsyncFd::register_with_interest(Fd(rb.epoll_fd()), tokio::io::Interest::READABLE)? };
+    let afd = unsafe {
+        AsyncFd::register_with_interest(Fd(rb.epoll_fd()), tokio::io::Interest::READABLE)?
+    };
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     tracing::info!(socket = %opts.api_socket.display(), "palisade agent running");
-    eprintln!("palisade agent running (api {}); Ctrl-C to stop", opts.api_socket.display());
+    eprintln!(
+        "palisade agent running (api {}); Ctrl-C to stop",
+        opts.api_socket.display()
+    );
     loop {
         tokio::select! {
             guard = afd.readable() => {
@@ -473,7 +517,9 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
     }
     rb.consume()?;
     // shutting down: whatever still waits for an identity goes out now
-    for ev in lock(&shared.pending).release_expired(std::time::Instant::now() + crate::events::pending::HOLD) {
+    for ev in lock(&shared.pending)
+        .release_expired(std::time::Instant::now() + crate::events::pending::HOLD)
+    {
         shared.publish(&ev);
     }
     api.abort();

@@ -50,12 +50,17 @@ pub async fn run(socket: &Path, a: EventsArgs) -> Result<i32> {
     let stdout = std::io::stdout();
     while let Some(line) = stream.message().await? {
         if line.lost > 0 {
-            eprintln!("palisade: {} events lost: this reader was too slow", line.lost);
+            eprintln!(
+                "palisade: {} events lost: this reader was too slow",
+                line.lost
+            );
             continue;
         }
         let text = match a.output {
             Output::Json => Some(line.json),
-            Output::Compact => serde_json::from_str(&line.json).ok().and_then(|v| compact::format(&v)),
+            Output::Compact => serde_json::from_str(&line.json)
+                .ok()
+                .and_then(|v| compact::format(&v)),
         };
         if let Some(t) = text {
             let mut out = stdout.lock();

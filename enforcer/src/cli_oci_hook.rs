@@ -28,17 +28,23 @@ pub struct OciHookArgs {
 
 /// cgroup2 directory of `pid`, from /proc.
 fn cgroup_of(pid: u32) -> Result<std::path::PathBuf> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).with_context(|| format!("reading /proc/{pid}/cgroup"))?;
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .with_context(|| format!("reading /proc/{pid}/cgroup"))?;
     let rel = text
         .lines()
         .find_map(|l| l.strip_prefix("0::"))
         .with_context(|| format!("process {pid} has no cgroup v2 membership"))?;
-    let root = crate::kernel::cgroup_layout().context("cgroup2 is not mounted")?.cgroup2_root;
+    let root = crate::kernel::cgroup_layout()
+        .context("cgroup2 is not mounted")?
+        .cgroup2_root;
     Ok(Path::new(&root).join(rel.trim_start_matches('/')))
 }
 
 fn first(a: &std::collections::BTreeMap<String, String>, keys: &[&str]) -> String {
-    keys.iter().find_map(|k| a.get(*k)).cloned().unwrap_or_default()
+    keys.iter()
+        .find_map(|k| a.get(*k))
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Name and image of a podman/CRI-O container from containers/storage's `containers.json`,
@@ -48,21 +54,48 @@ fn storage_identity(bundle: &Path, id: &str) -> Option<(String, String)> {
     let json = std::fs::read(bundle.parent()?.parent()?.join("containers.json")).ok()?;
     let all: serde_json::Value = serde_json::from_slice(&json).ok()?;
     let c = all.as_array()?.iter().find(|c| c["id"] == id)?;
-    let name = c["names"].get(0).and_then(|n| n.as_str()).unwrap_or_default().to_owned();
-    let meta: serde_json::Value = c["metadata"].as_str().and_then(|m| serde_json::from_str(m).ok()).unwrap_or_default();
+    let name = c["names"]
+        .get(0)
+        .and_then(|n| n.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let meta: serde_json::Value = c["metadata"]
+        .as_str()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or_default();
     let image = meta["image-name"].as_str().unwrap_or_default().to_owned();
     Some((name, image))
 }
 
 async fn register(socket: &Path, state: palisade_nri::OciState) -> Result<String> {
-    let pid = state.pid.context("OCI state has no pid: run the hook at createRuntime or prestart")?;
+    let pid = state
+        .pid
+        .context("OCI state has no pid: run the hook at createRuntime or prestart")?;
     let a = &state.annotations;
     let policies: Vec<String> = a
         .get(POLICIES_ANNOTATION)
-        .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
-    let mut name = first(a, &["io.kubernetes.container.name", "io.kubernetes.cri-o.ContainerName", "io.podman.annotations.name"]);
-    let mut image = first(a, &["io.kubernetes.cri-o.ImageName", "io.podman.annotations.image"]);
+    let mut name = first(
+        a,
+        &[
+            "io.kubernetes.container.name",
+            "io.kubernetes.cri-o.ContainerName",
+            "io.podman.annotations.name",
+        ],
+    );
+    let mut image = first(
+        a,
+        &[
+            "io.kubernetes.cri-o.ImageName",
+            "io.podman.annotations.image",
+        ],
+    );
     if name.is_empty() || image.is_empty() {
         if let Some((n, i)) = storage_identity(&state.bundle, &state.id) {
             if name.is_empty() {
@@ -79,8 +112,17 @@ async fn register(socket: &Path, state: palisade_nri::OciState) -> Result<String
         mode: a.get(MODE_ANNOTATION).cloned().unwrap_or_default(),
         container_id: state.id.clone(),
         container_name: name,
-        pod_name: first(a, &["io.kubernetes.pod.name", "io.kubernetes.cri-o.SandboxName"]),
-        pod_namespace: first(a, &["io.kubernetes.pod.namespace", "io.kubernetes.cri-o.Namespace"]),
+        pod_name: first(
+            a,
+            &["io.kubernetes.pod.name", "io.kubernetes.cri-o.SandboxName"],
+        ),
+        pod_namespace: first(
+            a,
+            &[
+                "io.kubernetes.pod.namespace",
+                "io.kubernetes.cri-o.Namespace",
+            ],
+        ),
         image,
         annotations: a.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         init_pid: pid,
@@ -95,9 +137,12 @@ async fn register(socket: &Path, state: palisade_nri::OciState) -> Result<String
 /// Runs the hook; exit code 0 lets the runtime proceed.
 pub async fn run(socket: &Path, a: OciHookArgs) -> Result<i32> {
     let mut input = Vec::new();
-    std::io::stdin().read_to_end(&mut input).context("reading OCI state from stdin")?;
+    std::io::stdin()
+        .read_to_end(&mut input)
+        .context("reading OCI state from stdin")?;
     // malformed state is always fatal: there is nothing to register
-    let state = parse_oci_state(&input).map_err(|e| anyhow::anyhow!("palisade oci-hook ({}): {e}", a.stage))?;
+    let state = parse_oci_state(&input)
+        .map_err(|e| anyhow::anyhow!("palisade oci-hook ({}): {e}", a.stage))?;
     let id = state.id.clone();
     match tokio::time::timeout(Duration::from_secs(a.timeout), register(socket, state)).await {
         Ok(Ok(reply)) => {
@@ -105,7 +150,9 @@ pub async fn run(socket: &Path, a: OciHookArgs) -> Result<i32> {
             Ok(0)
         }
         Ok(Err(e)) if a.fail_open && is_unreachable(&e) => {
-            eprintln!("palisade oci-hook: {e:#}; starting container {id} UNPROTECTED (--fail-open)");
+            eprintln!(
+                "palisade oci-hook: {e:#}; starting container {id} UNPROTECTED (--fail-open)"
+            );
             Ok(0)
         }
         Ok(Err(e)) => {
@@ -117,7 +164,10 @@ pub async fn run(socket: &Path, a: OciHookArgs) -> Result<i32> {
             Ok(0)
         }
         Err(_) => {
-            eprintln!("palisade oci-hook: agent did not answer in {} s; refusing container {id}", a.timeout);
+            eprintln!(
+                "palisade oci-hook: agent did not answer in {} s; refusing container {id}",
+                a.timeout
+            );
             Ok(1)
         }
     }

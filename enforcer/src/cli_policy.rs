@@ -42,13 +42,20 @@ pub enum PolicyCmd {
 /// Runs a policy subcommand; returns the exit code.
 pub async fn run(socket: &Path, cmd: PolicyCmd) -> Result<i32> {
     match cmd {
-        PolicyCmd::Check { json, files } => Ok(if crate::policy::check::check_cmd(&files, json)? { 0 } else { 1 }),
+        PolicyCmd::Check { json, files } => Ok(if crate::policy::check::check_cmd(&files, json)? {
+            0
+        } else {
+            1
+        }),
         PolicyCmd::Add { files } => {
             // validate every file locally first so a typo in the second file adds nothing
             let mut docs = Vec::new();
             for f in &files {
-                let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-                if let Err(e) = crate::policy::parse::parse_policies_str(&text, &f.display().to_string()) {
+                let text = std::fs::read_to_string(f)
+                    .with_context(|| format!("reading {}", f.display()))?;
+                if let Err(e) =
+                    crate::policy::parse::parse_policies_str(&text, &f.display().to_string())
+                {
                     eprintln!("{e}");
                     return Ok(1);
                 }
@@ -56,7 +63,12 @@ pub async fn run(socket: &Path, cmd: PolicyCmd) -> Result<i32> {
             }
             let mut c = api::client::connect(socket).await?;
             for (file, yaml) in docs {
-                let r = c.add_policy(api::pb::AddPolicyRequest { yaml, file: file.clone() }).await;
+                let r = c
+                    .add_policy(api::pb::AddPolicyRequest {
+                        yaml,
+                        file: file.clone(),
+                    })
+                    .await;
                 match r {
                     Ok(r) => {
                         let v: Value = serde_json::from_str(&r.into_inner().json)?;
@@ -86,7 +98,10 @@ pub async fn run(socket: &Path, cmd: PolicyCmd) -> Result<i32> {
                 return Ok(0);
             }
             let v: Value = serde_json::from_str(&json)?;
-            println!("{:<28} {:<8} {:>5} {:>6}  SOURCE", "NAME", "MODE", "RULES", "BOUND");
+            println!(
+                "{:<28} {:<8} {:>5} {:>6}  SOURCE",
+                "NAME", "MODE", "RULES", "BOUND"
+            );
             for p in v.as_array().into_iter().flatten() {
                 println!(
                     "{:<28} {:<8} {:>5} {:>6}  {}",
@@ -101,7 +116,10 @@ pub async fn run(socket: &Path, cmd: PolicyCmd) -> Result<i32> {
         }
         PolicyCmd::Delete { name } => {
             let mut c = api::client::connect(socket).await?;
-            match c.delete_policy(api::pb::DeletePolicyRequest { name: name.clone() }).await {
+            match c
+                .delete_policy(api::pb::DeletePolicyRequest { name: name.clone() })
+                .await
+            {
                 Ok(_) => {
                     println!("deleted {name}");
                     Ok(0)

@@ -24,7 +24,10 @@ pub async fn run(socket: &Path, a: StatusArgs) -> Result<i32> {
         }
         Err(e) => {
             eprintln!("palisade: {e:#}; showing kernel facts only");
-            (serde_json::json!({ "agent": "not running", "kernel": kernel::probe() }), 3)
+            (
+                serde_json::json!({ "agent": "not running", "kernel": kernel::probe() }),
+                3,
+            )
         }
     };
     if a.output == "json" {
@@ -36,7 +39,11 @@ pub async fn run(socket: &Path, a: StatusArgs) -> Result<i32> {
 }
 
 fn yes(v: &Value) -> &'static str {
-    if v.as_bool().unwrap_or(false) { "yes" } else { "no" }
+    if v.as_bool().unwrap_or(false) {
+        "yes"
+    } else {
+        "no"
+    }
 }
 
 /// Human-readable status.
@@ -47,10 +54,25 @@ fn render_text(s: &Value) -> String {
         out.push_str(&l);
         out.push('\n');
     };
-    line(format!("kernel          {}", k["release"].as_str().unwrap_or("?")));
+    line(format!(
+        "kernel          {}",
+        k["release"].as_str().unwrap_or("?")
+    ));
     line(format!("BTF             {}", yes(&k["btf"])));
-    let lsms: Vec<&str> = k["lsm_list"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    line(format!("LSMs            {}", if lsms.is_empty() { "(unknown)".into() } else { lsms.join(",") }));
+    let lsms: Vec<&str> = k["lsm_list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    line(format!(
+        "LSMs            {}",
+        if lsms.is_empty() {
+            "(unknown)".into()
+        } else {
+            lsms.join(",")
+        }
+    ));
     line(format!("bpf LSM active  {}", yes(&k["bpf_lsm_active"])));
     line(format!("kprobes         {}", yes(&k["kprobes"])));
     if let Some(cg) = k.get("cgroup").filter(|c| !c.is_null()) {
@@ -72,11 +94,25 @@ fn render_text(s: &Value) -> String {
         line(format!("file/exec       {file} ({how})"));
         line(format!(
             "network         {}",
-            if e["network_cgroup"].as_bool().unwrap_or(false) { "cgroup_sock_addr (inline deny)" } else { "NOT enforced" }
+            if e["network_cgroup"].as_bool().unwrap_or(false) {
+                "cgroup_sock_addr (inline deny)"
+            } else {
+                "NOT enforced"
+            }
         ));
-        let hooks: Vec<&str> = e["hooks"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        let hooks: Vec<&str> = e["hooks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
         line(format!("hooks           {}", hooks.join(" ")));
-        for n in e["notes"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        for n in e["notes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             line(format!("  note: {n}"));
         }
         line(format!("policies        {}", s["policies"]));
@@ -91,7 +127,10 @@ fn render_text(s: &Value) -> String {
         return out;
     }
     let kc = &s["kernel_counters"];
-    line(format!("events          {} (kernel records {})", s["events"], kc["events"]));
+    line(format!(
+        "events          {} (kernel records {})",
+        s["events"], kc["events"]
+    ));
     line(format!(
         "drops           ring buffer {}, export {}, undecodable {}",
         kc["ringbuf_drops"], s["export_dropped"], s["decode_errors"]
@@ -101,10 +140,16 @@ fn render_text(s: &Value) -> String {
         "processes       {} live (max {}), {} exited kept, {} evicted, {} reaped",
         pc["live"], s["process_cache_max_live"], pc["exited"], pc["evicted"], pc["reaped"]
     ));
-    line(format!("containers      {} (NRI {})", s["containers"], s["nri"].as_str().unwrap_or("?")));
+    line(format!(
+        "containers      {} (NRI {})",
+        s["containers"],
+        s["nri"].as_str().unwrap_or("?")
+    ));
     line(format!(
         "identity        {} events waiting, {} exported without identity after {} s",
-        s["events_awaiting_identity"], s["identity_timeouts"], crate::events::pending::HOLD.as_secs()
+        s["events_awaiting_identity"],
+        s["identity_timeouts"],
+        crate::events::pending::HOLD.as_secs()
     ));
     out
 }

@@ -3,7 +3,10 @@
 //! Unknown keys and wrong types are errors with the file's line and column: a typo in a
 //! security agent's configuration must not be silently ignored.
 
-use std::{net::SocketAddr, path::{Path, PathBuf}};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
@@ -43,13 +46,18 @@ pub fn parse(text: &str, file: &str) -> Result<AgentConfig> {
             let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
             format!("{line}:{col}")
         });
-        anyhow::anyhow!("{file}:{}: error: {}", pos.unwrap_or_else(|| "1:1".into()), e.message())
+        anyhow::anyhow!(
+            "{file}:{}: error: {}",
+            pos.unwrap_or_else(|| "1:1".into()),
+            e.message()
+        )
     })
 }
 
 /// Reads and parses a configuration file.
 pub fn load(path: &Path) -> Result<AgentConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config {}", path.display()))?;
     parse(&text, &path.display().to_string())
 }
 
@@ -61,17 +69,24 @@ mod tests {
     fn shipped_config_parses() {
         let text = include_str!("../../install/config/palisade.toml");
         let c = parse(text, "palisade.toml").unwrap();
-        assert_eq!(c.policy_dir.as_deref(), Some(Path::new("/etc/palisade/policies")));
+        assert_eq!(
+            c.policy_dir.as_deref(),
+            Some(Path::new("/etc/palisade/policies"))
+        );
         assert_eq!(c.metrics_addr, Some("127.0.0.1:9567".parse().unwrap()));
         assert_eq!(c.export_file_keep, Some(5));
     }
 
     #[test]
     fn unknown_keys_and_bad_types_are_located() {
-        let e = parse("policy_dir = \"/x\"\npolcy_dir = \"/y\"\n", "c.toml").unwrap_err().to_string();
+        let e = parse("policy_dir = \"/x\"\npolcy_dir = \"/y\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("c.toml:2:1: error:"), "{e}");
         assert!(e.contains("polcy_dir"), "{e}");
-        let e = parse("export_file_keep = \"five\"\n", "c.toml").unwrap_err().to_string();
+        let e = parse("export_file_keep = \"five\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("c.toml:1:20: error:"), "{e}");
     }
 }

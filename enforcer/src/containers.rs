@@ -32,7 +32,10 @@ pub struct ContainerRegistry {
 impl ContainerRegistry {
     /// Adds or replaces a container (a reused cgroup id replaces the stale entry).
     pub fn insert(&self, meta: ContainerMeta) {
-        self.by_cgroup.write().unwrap_or_else(|e| e.into_inner()).insert(meta.cgroup_id, Arc::new(meta));
+        self.by_cgroup
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(meta.cgroup_id, Arc::new(meta));
     }
 
     /// Removes the container with runtime id `id`; returns it.
@@ -44,17 +47,29 @@ impl ContainerRegistry {
 
     /// The container owning cgroup `cgroup_id`.
     pub fn get(&self, cgroup_id: u64) -> Option<Arc<ContainerMeta>> {
-        self.by_cgroup.read().unwrap_or_else(|e| e.into_inner()).get(&cgroup_id).cloned()
+        self.by_cgroup
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&cgroup_id)
+            .cloned()
     }
 
     /// All containers.
     pub fn all(&self) -> Vec<Arc<ContainerMeta>> {
-        self.by_cgroup.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+        self.by_cgroup
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Number of containers tracked.
     pub fn len(&self) -> usize {
-        self.by_cgroup.read().unwrap_or_else(|e| e.into_inner()).len()
+        self.by_cgroup
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 
     /// Nothing held / tracked.

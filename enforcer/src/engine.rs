@@ -5,11 +5,7 @@
 //! cgroup bound to the old one is flipped to the new one in one map update each, and only then
 //! is the old set deleted (see `enforce`).
 
-use std::{
-    collections::BTreeMap,
-    path::PathBuf,
-    sync::Mutex,
-};
+use std::{collections::BTreeMap, path::PathBuf, sync::Mutex};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
@@ -61,7 +57,11 @@ impl Engine {
     /// Wraps a loaded enforcer; `dirs` are searched (then the built-in library) for policy names
     /// that annotations ask for and the agent does not hold yet.
     pub fn new(enforcer: Enforcer, dirs: Vec<PathBuf>) -> Self {
-        Self { enforcer, dirs, state: Mutex::new(EngineState::default()) }
+        Self {
+            enforcer,
+            dirs,
+            state: Mutex::new(EngineState::default()),
+        }
     }
 
     /// The enforcer (decision stream, counters).
@@ -91,9 +91,19 @@ impl Engine {
     /// Adds or replaces a policy; cgroups bound to the old version move to the new one.
     pub fn add(&self, p: Policy, source: String) -> Result<()> {
         let mut st = self.lock();
-        let handle = self.enforcer.apply(&p).with_context(|| format!("applying policy {}", p.name))?;
+        let handle = self
+            .enforcer
+            .apply(&p)
+            .with_context(|| format!("applying policy {}", p.name))?;
         let name = p.name.clone();
-        let old = st.policies.insert(name.clone(), Held { policy: p, handle, source });
+        let old = st.policies.insert(
+            name.clone(),
+            Held {
+                policy: p,
+                handle,
+                source,
+            },
+        );
         if let Some(old) = old {
             // flip every binding that names the policy, then drop the old set
             let affected: Vec<(u64, Vec<String>, BindMode)> = st
@@ -115,7 +125,12 @@ impl Engine {
     fn handles(st: &EngineState, names: &[String]) -> Result<Vec<PolicyHandle>> {
         names
             .iter()
-            .map(|n| st.policies.get(n).map(|h| h.handle).with_context(|| format!("unknown policy {n:?}")))
+            .map(|n| {
+                st.policies
+                    .get(n)
+                    .map(|h| h.handle)
+                    .with_context(|| format!("unknown policy {n:?}"))
+            })
             .collect()
     }
 
@@ -123,11 +138,17 @@ impl Engine {
     /// unprotect it); unbind or remove those containers first.
     pub fn delete(&self, name: &str) -> Result<()> {
         let mut st = self.lock();
-        let users = st.bindings.values().filter(|(n, _)| n.iter().any(|x| x == name)).count();
+        let users = st
+            .bindings
+            .values()
+            .filter(|(n, _)| n.iter().any(|x| x == name))
+            .count();
         if users > 0 {
             bail!("policy {name:?} is bound to {users} running cgroup(s); remove them first");
         }
-        let Some(held) = st.policies.remove(name) else { bail!("no policy named {name:?}") };
+        let Some(held) = st.policies.remove(name) else {
+            bail!("no policy named {name:?}")
+        };
         drop(st);
         self.enforcer.remove(held.handle)
     }
@@ -138,7 +159,8 @@ impl Engine {
         if self.lock().policies.contains_key(name) {
             return Ok(());
         }
-        let p = policy::resolve(name, &self.dirs).map_err(|e| anyhow::anyhow!("unknown policy {name:?}: {e}"))?;
+        let p = policy::resolve(name, &self.dirs)
+            .map_err(|e| anyhow::anyhow!("unknown policy {name:?}: {e}"))?;
         if p.name != name {
             bail!("policy {name:?} resolved to a policy named {:?}", p.name);
         }
@@ -152,7 +174,11 @@ impl Engine {
         }
         let mut st = self.lock();
         let handles = Self::handles(&st, policies)?;
-        let mode = if audit { BindMode::Audit } else { BindMode::Enforce };
+        let mode = if audit {
+            BindMode::Audit
+        } else {
+            BindMode::Enforce
+        };
         self.enforcer.bind_cgroup(cg, &handles, mode)?;
         st.bindings.insert(cg, (policies.to_vec(), mode));
         Ok(())
@@ -181,7 +207,11 @@ impl Engine {
                 },
                 rules: h.policy.rules.len(),
                 source: h.source.clone(),
-                bound_cgroups: st.bindings.values().filter(|(n, _)| n.contains(&h.policy.name)).count(),
+                bound_cgroups: st
+                    .bindings
+                    .values()
+                    .filter(|(n, _)| n.contains(&h.policy.name))
+                    .count(),
             })
             .collect()
     }

@@ -86,14 +86,21 @@ pub fn cgroup_layout_from_mounts(mounts: &str) -> Option<CgroupLayout> {
 /// Mounts bpffs at /sys/fs/bpf when nothing is mounted there (minimal VMs, some containers):
 /// pinning needs it.
 pub fn ensure_bpffs() -> std::io::Result<()> {
-    let mounted = fs::read_to_string("/proc/self/mounts")?
-        .lines()
-        .any(|l| l.split_whitespace().nth(2) == Some("bpf") && l.split_whitespace().nth(1) == Some("/sys/fs/bpf"));
+    let mounted = fs::read_to_string("/proc/self/mounts")?.lines().any(|l| {
+        l.split_whitespace().nth(2) == Some("bpf")
+            && l.split_whitespace().nth(1) == Some("/sys/fs/bpf")
+    });
     if mounted {
         return Ok(());
     }
-    nix::mount::mount(Some("bpf"), "/sys/fs/bpf", Some("bpf"), nix::mount::MsFlags::empty(), None::<&str>)
-        .map_err(std::io::Error::from)
+    nix::mount::mount(
+        Some("bpf"),
+        "/sys/fs/bpf",
+        Some("bpf"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .map_err(std::io::Error::from)
 }
 
 /// The cgroup2 layout of this machine.
@@ -116,7 +123,10 @@ pub fn probe() -> KernelFeatures {
             || Path::new("/sys/kernel/debug/tracing/kprobe_events").exists(),
         cgroup: cgroup_layout(),
         bpffs: fs::read_to_string("/proc/self/mounts")
-            .map(|m| m.lines().any(|l| l.split_whitespace().nth(2) == Some("bpf")))
+            .map(|m| {
+                m.lines()
+                    .any(|l| l.split_whitespace().nth(2) == Some("bpf"))
+            })
             .unwrap_or(false),
     }
 }
@@ -135,13 +145,19 @@ mod tests {
         assert_eq!(l.mode, "hybrid");
         let unified = "cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n";
         let l = cgroup_layout_from_mounts(unified).unwrap();
-        assert_eq!((l.cgroup2_root.as_str(), l.mode.as_str()), ("/sys/fs/cgroup", "unified"));
+        assert_eq!(
+            (l.cgroup2_root.as_str(), l.mode.as_str()),
+            ("/sys/fs/cgroup", "unified")
+        );
         assert!(cgroup_layout_from_mounts("proc /proc proc rw 0 0\n").is_none());
     }
 
     #[test]
     fn lsm_list_parses() {
-        assert_eq!(parse_lsm_list("lockdown,capability,landlock,bpf\n"), ["lockdown", "capability", "landlock", "bpf"]);
+        assert_eq!(
+            parse_lsm_list("lockdown,capability,landlock,bpf\n"),
+            ["lockdown", "capability", "landlock", "bpf"]
+        );
         assert!(parse_lsm_list("").is_empty());
     }
 }

@@ -1,9 +1,10 @@
 //! `palisade`: container-aware runtime security agent and its CLI.
 
-
 use std::path::PathBuf;
 
-use palisade::{agent, api, config, cli_events, cli_oci_hook, cli_policy, cli_status, detect, events, run};
+use palisade::{
+    agent, api, cli_events, cli_oci_hook, cli_policy, cli_status, config, detect, events, run,
+};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -82,18 +83,31 @@ struct AgentArgs {
 fn init_logging(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
     // logs go to stderr: stdout belongs to events
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
     // the agent's config file may set the log filter; the flag (or PALISADE_LOG) wins
     let config_log = match &cli.command {
-        Command::Agent(AgentArgs { config: Some(p), .. }) => config::load(p).ok().and_then(|c| c.log),
+        Command::Agent(AgentArgs {
+            config: Some(p), ..
+        }) => config::load(p).ok().and_then(|c| c.log),
         _ => None,
     };
-    init_logging(cli.log.as_deref().or(config_log.as_deref()).unwrap_or("info"));
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    init_logging(
+        cli.log
+            .as_deref()
+            .or(config_log.as_deref())
+            .unwrap_or("info"),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let code = rt.block_on(dispatch(cli))?;
     std::process::exit(code)
 }
@@ -105,24 +119,39 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 Some(p) => config::load(p)?,
                 None => config::AgentConfig::default(),
             };
-            let export = if a.export_stdout || (a.export_file.is_none() && c.export_stdout == Some(true)) {
-                Some(events::export::Sink::Stdout)
-            } else {
-                a.export_file.or(c.export_file).map(|path| events::export::Sink::File {
-                    path,
-                    max_bytes: a.export_file_max_mib.or(c.export_file_max_mib).unwrap_or(100) << 20,
-                    keep: a.export_file_keep.or(c.export_file_keep).unwrap_or(5),
-                })
-            };
+            let export =
+                if a.export_stdout || (a.export_file.is_none() && c.export_stdout == Some(true)) {
+                    Some(events::export::Sink::Stdout)
+                } else {
+                    a.export_file
+                        .or(c.export_file)
+                        .map(|path| events::export::Sink::File {
+                            path,
+                            max_bytes: a
+                                .export_file_max_mib
+                                .or(c.export_file_max_mib)
+                                .unwrap_or(100)
+                                << 20,
+                            keep: a.export_file_keep.or(c.export_file_keep).unwrap_or(5),
+                        })
+                };
             let none = |p: PathBuf| (p.as_os_str() != "none").then_some(p);
             agent::run(agent::AgentOptions {
                 node_name: a.node_name.or(c.node_name).unwrap_or_else(agent::hostname),
                 export,
                 api_socket: cli.socket,
                 policy_dir: a.policy_dir.or(c.policy_dir),
-                nri_socket: none(a.nri_socket.or(c.nri_socket).unwrap_or_else(|| "/var/run/nri/nri.sock".into())),
+                nri_socket: none(
+                    a.nri_socket
+                        .or(c.nri_socket)
+                        .unwrap_or_else(|| "/var/run/nri/nri.sock".into()),
+                ),
                 metrics_addr: a.metrics_addr.or(c.metrics_addr),
-                pin_dir: none(a.bpf_pin_dir.or(c.bpf_pin_dir).unwrap_or_else(|| "/sys/fs/bpf/palisade".into())),
+                pin_dir: none(
+                    a.bpf_pin_dir
+                        .or(c.bpf_pin_dir)
+                        .unwrap_or_else(|| "/sys/fs/bpf/palisade".into()),
+                ),
                 detect: a.detect,
             })
             .await?;

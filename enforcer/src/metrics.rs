@@ -22,7 +22,9 @@ use tokio::{
 use crate::agent::Shared;
 
 /// Upper bounds (seconds) of the NRI handler latency histogram.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
 
 /// A latency histogram.
 #[derive(Debug, Default, Clone)]
@@ -66,7 +68,9 @@ impl Metrics {
 
     /// Counts an enforcement decision.
     pub fn enforcement(&self, policy: &str, action: &str, mechanism: &str) {
-        *lock(&self.enforcement).entry((policy.into(), action.into(), mechanism.into())).or_default() += 1;
+        *lock(&self.enforcement)
+            .entry((policy.into(), action.into(), mechanism.into()))
+            .or_default() += 1;
     }
 
     /// Records the time an NRI StartContainer took in palisade's handler.
@@ -81,7 +85,9 @@ impl Metrics {
 }
 
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -93,11 +99,21 @@ pub fn render(shared: &Shared) -> String {
     let m = &shared.metrics;
     let st = shared.status();
     let mut out = String::new();
-    family(&mut out, "palisade_events_total", "counter", "Events exported, by Tetragon event type.");
+    family(
+        &mut out,
+        "palisade_events_total",
+        "counter",
+        "Events exported, by Tetragon event type.",
+    );
     for (k, v) in lock(&m.events).iter() {
         let _ = writeln!(out, "palisade_events_total{{type=\"{k}\"}} {v}");
     }
-    family(&mut out, "palisade_enforcement_actions_total", "counter", "Policy decisions, by policy, action and mechanism.");
+    family(
+        &mut out,
+        "palisade_enforcement_actions_total",
+        "counter",
+        "Policy decisions, by policy, action and mechanism.",
+    );
     for ((p, a, mech), v) in lock(&m.enforcement).iter() {
         let _ = writeln!(
             out,
@@ -107,28 +123,76 @@ pub fn render(shared: &Shared) -> String {
             escape(mech)
         );
     }
-    family(&mut out, "palisade_ringbuf_drops_total", "counter", "Kernel records lost because the ring buffer was full.");
-    let _ = writeln!(out, "palisade_ringbuf_drops_total {}", st.kernel_counters.ringbuf_drops);
-    family(&mut out, "palisade_export_drops_total", "counter", "Events dropped because the export sink was too slow.");
+    family(
+        &mut out,
+        "palisade_ringbuf_drops_total",
+        "counter",
+        "Kernel records lost because the ring buffer was full.",
+    );
+    let _ = writeln!(
+        out,
+        "palisade_ringbuf_drops_total {}",
+        st.kernel_counters.ringbuf_drops
+    );
+    family(
+        &mut out,
+        "palisade_export_drops_total",
+        "counter",
+        "Events dropped because the export sink was too slow.",
+    );
     let _ = writeln!(out, "palisade_export_drops_total {}", st.export_dropped);
-    family(&mut out, "palisade_decode_errors_total", "counter", "Kernel records that could not be decoded.");
+    family(
+        &mut out,
+        "palisade_decode_errors_total",
+        "counter",
+        "Kernel records that could not be decoded.",
+    );
     let _ = writeln!(out, "palisade_decode_errors_total {}", st.decode_errors);
-    family(&mut out, "palisade_containers_tracked", "gauge", "Containers known to the agent.");
+    family(
+        &mut out,
+        "palisade_containers_tracked",
+        "gauge",
+        "Containers known to the agent.",
+    );
     let _ = writeln!(out, "palisade_containers_tracked {}", st.containers);
-    family(&mut out, "palisade_processes_tracked", "gauge", "Running processes in the process cache.");
+    family(
+        &mut out,
+        "palisade_processes_tracked",
+        "gauge",
+        "Running processes in the process cache.",
+    );
     let _ = writeln!(out, "palisade_processes_tracked {}", st.process_cache.live);
-    family(&mut out, "palisade_bpf_map_entries", "gauge", "Entries in palisade's BPF maps.");
-    family(&mut out, "palisade_bpf_map_capacity", "gauge", "Capacity of palisade's BPF maps.");
+    family(
+        &mut out,
+        "palisade_bpf_map_entries",
+        "gauge",
+        "Entries in palisade's BPF maps.",
+    );
+    family(
+        &mut out,
+        "palisade_bpf_map_capacity",
+        "gauge",
+        "Capacity of palisade's BPF maps.",
+    );
     for (name, entries, cap) in shared.map_fill() {
         let _ = writeln!(out, "palisade_bpf_map_entries{{map=\"{name}\"}} {entries}");
         let _ = writeln!(out, "palisade_bpf_map_capacity{{map=\"{name}\"}} {cap}");
     }
     let h = m.nri_histogram();
-    family(&mut out, "palisade_nri_handler_seconds", "histogram", "Time palisade's NRI StartContainer handler took.");
+    family(
+        &mut out,
+        "palisade_nri_handler_seconds",
+        "histogram",
+        "Time palisade's NRI StartContainer handler took.",
+    );
     for (b, c) in BUCKETS.iter().zip(h.counts) {
         let _ = writeln!(out, "palisade_nri_handler_seconds_bucket{{le=\"{b}\"}} {c}");
     }
-    let _ = writeln!(out, "palisade_nri_handler_seconds_bucket{{le=\"+Inf\"}} {}", h.count);
+    let _ = writeln!(
+        out,
+        "palisade_nri_handler_seconds_bucket{{le=\"+Inf\"}} {}",
+        h.count
+    );
     let _ = writeln!(out, "palisade_nri_handler_seconds_sum {}", h.sum);
     let _ = writeln!(out, "palisade_nri_handler_seconds_count {}", h.count);
     out
@@ -136,17 +200,22 @@ pub fn render(shared: &Shared) -> String {
 
 /// Serves `GET /metrics` on `addr` in a background task.
 pub async fn serve(addr: SocketAddr, shared: Arc<Shared>) -> Result<JoinHandle<()>> {
-    let listener = TcpListener::bind(addr).await.with_context(|| format!("binding metrics address {addr}"))?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding metrics address {addr}"))?;
     Ok(tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { continue };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                continue;
+            };
             let shared = Arc::clone(&shared);
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 4096];
-                let n = match tokio::time::timeout(Duration::from_secs(5), sock.read(&mut buf)).await {
-                    Ok(Ok(n)) => n,
-                    _ => return,
-                };
+                let n =
+                    match tokio::time::timeout(Duration::from_secs(5), sock.read(&mut buf)).await {
+                        Ok(Ok(n)) => n,
+                        _ => return,
+                    };
                 let req = String::from_utf8_lossy(&buf[..n]);
                 let path = req.split_whitespace().nth(1).unwrap_or("");
                 let (status, body) = if path == "/metrics" || path.starts_with("/metrics?") {

@@ -50,12 +50,21 @@ pub struct Registration {
 /// Registers a container: resolves its cgroup id and records its metadata. Errors are
 /// user-facing (they are what containerd reports when it refuses the start).
 pub fn register(shared: &Shared, r: Registration) -> Result<u64, String> {
-    let id = cgroup_id(&r.cgroup_dir)
-        .map_err(|e| format!("palisade: container {}: cgroup {}: {e}", r.id, r.cgroup_dir.display()))?;
+    let id = cgroup_id(&r.cgroup_dir).map_err(|e| {
+        format!(
+            "palisade: container {}: cgroup {}: {e}",
+            r.id,
+            r.cgroup_dir.display()
+        )
+    })?;
     if let (Some(pid), false) = (r.setup_pid, r.policies.is_empty()) {
         shared
             .engine()
-            .and_then(|e| e.enforcer().exempt_setup_until_exec(pid).map_err(|e| format!("{e:#}")))
+            .and_then(|e| {
+                e.enforcer()
+                    .exempt_setup_until_exec(pid)
+                    .map_err(|e| format!("{e:#}"))
+            })
             .map_err(|e| format!("palisade: container {}: {e}", r.id))?;
     }
     if r.id.is_empty() && r.name.is_empty() {
@@ -63,12 +72,19 @@ pub fn register(shared: &Shared, r: Registration) -> Result<u64, String> {
         if !r.policies.is_empty() {
             shared
                 .engine()
-                .and_then(|e| e.bind(id, &r.policies, r.mode == "audit").map_err(|e| format!("{e:#}")))
+                .and_then(|e| {
+                    e.bind(id, &r.policies, r.mode == "audit")
+                        .map_err(|e| format!("{e:#}"))
+                })
                 .map_err(|e| format!("palisade: cgroup {}: {e}", r.cgroup_dir.display()))?;
         }
         return Ok(id);
     }
-    let key = if r.id.is_empty() { format!("cgroup:{id}") } else { r.id.clone() };
+    let key = if r.id.is_empty() {
+        format!("cgroup:{id}")
+    } else {
+        r.id.clone()
+    };
     let meta = ContainerMeta {
         cgroup_id: id,
         id: key.clone(),
@@ -77,9 +93,16 @@ pub fn register(shared: &Shared, r: Registration) -> Result<u64, String> {
             name: r.pod_name,
             uid: r.pod_uid,
             container: Container {
-                id: if r.runtime.is_empty() { key.clone() } else { format!("{}://{}", r.runtime, key) },
+                id: if r.runtime.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{}://{}", r.runtime, key)
+                },
                 name: r.name,
-                image: Image { id: String::new(), name: r.image },
+                image: Image {
+                    id: String::new(),
+                    name: r.image,
+                },
                 start_time: None,
             },
             pod_labels: r.pod_labels,
@@ -87,7 +110,9 @@ pub fn register(shared: &Shared, r: Registration) -> Result<u64, String> {
         policies: r.policies,
         mode: r.mode,
     };
-    shared.bind_container(meta).map_err(|e| format!("palisade: container {key}: {e}"))?;
+    shared
+        .bind_container(meta)
+        .map_err(|e| format!("palisade: container {key}: {e}"))?;
     Ok(id)
 }
 
@@ -100,11 +125,15 @@ pub struct NriHandler {
 impl NriHandler {
     /// A handler resolving cgroups under `cgroup2_root`.
     pub fn new(shared: Arc<Shared>, cgroup2_root: &Path) -> Self {
-        Self { shared, cgroup2_root: cgroup2_root.to_owned() }
+        Self {
+            shared,
+            cgroup2_root: cgroup2_root.to_owned(),
+        }
     }
 
     fn registration(&self, c: &ContainerInfo) -> Result<Registration, String> {
-        let binding = policy_binding(c).map_err(|e| format!("palisade: container {}: {e}", c.name))?;
+        let binding =
+            policy_binding(c).map_err(|e| format!("palisade: container {}: {e}", c.name))?;
         Ok(Registration {
             cgroup_dir: cgroup_dir(&c.cgroups_path, &self.cgroup2_root),
             id: c.id.clone(),
@@ -152,7 +181,8 @@ impl ContainerHandler for NriHandler {
         // After a (re)connect this list is authoritative: forget containers removed meanwhile,
         // (re)register the running ones. A bad binding cannot refuse an already running
         // container; it is logged loudly instead.
-        let ids: std::collections::HashSet<&str> = containers.iter().map(|c| c.id.as_str()).collect();
+        let ids: std::collections::HashSet<&str> =
+            containers.iter().map(|c| c.id.as_str()).collect();
         for old in self.shared.containers.all() {
             if !ids.contains(old.id.as_str()) {
                 self.shared.unbind_container(&old.id);
@@ -163,7 +193,10 @@ impl ContainerHandler for NriHandler {
                 tracing::error!("running container {} could not be registered: {e}", c.name);
             }
         }
-        tracing::info!(containers = containers.len(), "synchronized with the runtime");
+        tracing::info!(
+            containers = containers.len(),
+            "synchronized with the runtime"
+        );
     }
 
     fn connection_changed(&self, state: palisade_nri::ConnectionState) {

@@ -77,7 +77,10 @@ impl Agent {
         let own_pins = (!extra.contains(&"--bpf-pin-dir")).then(|| {
             static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
             let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            PathBuf::from(format!("/sys/fs/bpf/palisade-test/{}-{n}", std::process::id()))
+            PathBuf::from(format!(
+                "/sys/fs/bpf/palisade-test/{}-{n}",
+                std::process::id()
+            ))
         });
         if let Some(p) = &own_pins {
             cmd.arg("--bpf-pin-dir").arg(p);

@@ -11,7 +11,11 @@ use serde_json::Value;
 
 fn execs_with(evs: &[Value], marker: &str) -> usize {
     evs.iter()
-        .filter(|e| e["process_exec"]["process"]["arguments"].as_str().is_some_and(|a| a.contains(marker)))
+        .filter(|e| {
+            e["process_exec"]["process"]["arguments"]
+                .as_str()
+                .is_some_and(|a| a.contains(marker))
+        })
         .count()
 }
 
@@ -28,7 +32,11 @@ fn events_while_the_agent_is_dead_are_delivered_after_restart() {
         assert!(cmd.status().unwrap().success());
     };
     run("before-crash");
-    first.wait_events(Duration::from_secs(10), |e| execs_with(e, "before-crash") == 1).unwrap();
+    first
+        .wait_events(Duration::from_secs(10), |e| {
+            execs_with(e, "before-crash") == 1
+        })
+        .unwrap();
     first.kill().unwrap(); // SIGKILL: no clean-up, the pins stay
 
     // nobody drains the ring buffer now; the pinned links keep writing into it
@@ -38,12 +46,23 @@ fn events_while_the_agent_is_dead_are_delivered_after_restart() {
     let second = Agent::start(&["--bpf-pin-dir", &pins]).unwrap();
     run("after-restart");
     let evs = second
-        .wait_events(Duration::from_secs(15), |e| execs_with(e, "while-dead-") == 50 && execs_with(e, "after-restart") == 1)
+        .wait_events(Duration::from_secs(15), |e| {
+            execs_with(e, "while-dead-") == 50 && execs_with(e, "after-restart") == 1
+        })
         .unwrap();
     let _ = std::fs::remove_dir_all(&pins);
-    assert_eq!(execs_with(&evs, "while-dead-"), 50, "every exec from while no agent ran is delivered");
+    assert_eq!(
+        execs_with(&evs, "while-dead-"),
+        50,
+        "every exec from while no agent ran is delivered"
+    );
     assert_eq!(execs_with(&evs, "after-restart"), 1);
-    assert!(std::fs::read_to_string(&second.log).unwrap().contains("adopted pinned process sensor state"));
+    assert!(std::fs::read_to_string(&second.log)
+        .unwrap()
+        .contains("adopted pinned process sensor state"));
     let s = second.status().unwrap();
-    assert_eq!(s["kernel_counters"]["ringbuf_drops"], 0, "nothing was lost: {s}");
+    assert_eq!(
+        s["kernel_counters"]["ringbuf_drops"], 0,
+        "nothing was lost: {s}"
+    );
 }

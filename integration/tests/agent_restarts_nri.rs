@@ -20,7 +20,11 @@ use serde_json::Value;
 fn wait_nri(agent: &Agent, want: &str, timeout: Duration) -> Result<()> {
     let start = Instant::now();
     while agent.status()?["nri"] != want {
-        ensure!(start.elapsed() < timeout, "agent NRI state never became {want}: {}", agent.status()?);
+        ensure!(
+            start.elapsed() < timeout,
+            "agent NRI state never became {want}: {}",
+            agent.status()?
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     Ok(())
@@ -39,7 +43,9 @@ fn policy(dir: &std::path::Path, port: u16) -> Result<std::path::PathBuf> {
 }
 
 fn denied_in(evs: &[Value], pod: &str) -> bool {
-    evs.iter().filter_map(|e| e.get("process_lsm")).any(|l| l["process"]["pod"]["name"] == pod)
+    evs.iter()
+        .filter_map(|e| e.get("process_lsm"))
+        .any(|l| l["process"]["pod"]["name"] == pod)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,7 +69,10 @@ async fn agent_and_containerd_restarts_are_survived() -> Result<()> {
     policy(&pdir, port)?;
     let pd = pdir.to_str().unwrap().to_owned();
     let ns = format!("pal-restart-{}", std::process::id());
-    let annotations = HashMap::from([("palisade.dev/policies".to_owned(), "deny-restart-port".to_owned())]);
+    let annotations = HashMap::from([(
+        "palisade.dev/policies".to_owned(),
+        "deny-restart-port".to_owned(),
+    )]);
     // the container keeps trying to connect, once per 300 ms
     let cmd = format!("while true; do nc -w 1 127.0.0.1 {port} </dev/null; sleep 0.3; done");
     let mut pods = Vec::new();
@@ -74,14 +83,34 @@ async fn agent_and_containerd_restarts_are_survived() -> Result<()> {
 
     let result = async {
         // (1) started while no agent runs: containerd starts it anyway
-        let spec = PodSpec { name: "while-down".into(), namespace: ns.clone(), uid: format!("{ns}-1"), annotations: annotations.clone(), ..Default::default() };
+        let spec = PodSpec {
+            name: "while-down".into(),
+            namespace: ns.clone(),
+            uid: format!("{ns}-1"),
+            annotations: annotations.clone(),
+            ..Default::default()
+        };
         let pod = cri.run_pod(&spec).await?;
         pods.push(pod.clone());
-        let c = cri.create_container(&pod, &spec, "app", BUSYBOX_IMAGE, &["/bin/sh", "-c", &cmd], HashMap::new()).await?;
-        cri.start_container(&c).await.context("start while the agent is down")?;
+        let c = cri
+            .create_container(
+                &pod,
+                &spec,
+                "app",
+                BUSYBOX_IMAGE,
+                &["/bin/sh", "-c", &cmd],
+                HashMap::new(),
+            )
+            .await?;
+        cri.start_container(&c)
+            .await
+            .context("start while the agent is down")?;
         std::thread::sleep(Duration::from_secs(1));
         let connected = accepted.load(std::sync::atomic::Ordering::SeqCst);
-        ensure!(connected > 0, "with no agent the container is not protected (documented guarantee)");
+        ensure!(
+            connected > 0,
+            "with no agent the container is not protected (documented guarantee)"
+        );
 
         let second = Agent::start(&["--nri-socket", "/var/run/nri/nri.sock", "--policy-dir", &pd])?;
         wait_nri(&second, "registered", Duration::from_secs(15))?;
@@ -100,13 +129,33 @@ async fn agent_and_containerd_restarts_are_survived() -> Result<()> {
         run_script("start.sh")?;
         wait_nri(&second, "registered", Duration::from_secs(20))?;
         let mut cri = Cri::connect().await?;
-        let spec = PodSpec { name: "after-ctrd-restart".into(), namespace: ns.clone(), uid: format!("{ns}-2"), annotations: annotations.clone(), ..Default::default() };
+        let spec = PodSpec {
+            name: "after-ctrd-restart".into(),
+            namespace: ns.clone(),
+            uid: format!("{ns}-2"),
+            annotations: annotations.clone(),
+            ..Default::default()
+        };
         let pod = cri.run_pod(&spec).await?;
         pods.push(pod.clone());
-        let c = cri.create_container(&pod, &spec, "app", BUSYBOX_IMAGE, &["/bin/sh", "-c", &cmd], HashMap::new()).await?;
+        let c = cri
+            .create_container(
+                &pod,
+                &spec,
+                "app",
+                BUSYBOX_IMAGE,
+                &["/bin/sh", "-c", &cmd],
+                HashMap::new(),
+            )
+            .await?;
         cri.start_container(&c).await?;
-        let evs = second.wait_events(Duration::from_secs(10), |e| denied_in(e, "after-ctrd-restart"))?;
-        ensure!(denied_in(&evs, "after-ctrd-restart"), "a pod started after containerd's restart is enforced");
+        let evs = second.wait_events(Duration::from_secs(10), |e| {
+            denied_in(e, "after-ctrd-restart")
+        })?;
+        ensure!(
+            denied_in(&evs, "after-ctrd-restart"),
+            "a pod started after containerd's restart is enforced"
+        );
         for p in &pods {
             let _ = cri.remove_pod(p).await;
         }

@@ -15,9 +15,16 @@ pub async fn connect(socket: &Path) -> Result<PalisadeClient<Channel>> {
     let ch = Endpoint::try_from("http://[::]:50051")?
         .connect_with_connector(tower::service_fn(move |_: Uri| {
             let path = path.clone();
-            async move { Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(path).await?)) }
+            async move {
+                Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(path).await?))
+            }
         }))
         .await
-        .with_context(|| format!("connecting to the palisade agent at {} (is `palisade agent` running?)", socket.display()))?;
+        .with_context(|| {
+            format!(
+                "connecting to the palisade agent at {} (is `palisade agent` running?)",
+                socket.display()
+            )
+        })?;
     Ok(PalisadeClient::new(ch).max_decoding_message_size(64 << 20))
 }

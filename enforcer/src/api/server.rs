@@ -9,8 +9,8 @@ use tonic::{Request, Response, Status};
 
 use super::pb::{
     palisade_server::{Palisade, PalisadeServer},
-    AddPolicyRequest, DeletePolicyRequest, Empty, EventLine, GetEventsRequest, JsonReply, RegisterCgroupRequest,
-    UnregisterCgroupRequest,
+    AddPolicyRequest, DeletePolicyRequest, Empty, EventLine, GetEventsRequest, JsonReply,
+    RegisterCgroupRequest, UnregisterCgroupRequest,
 };
 use crate::{agent::Shared, events::filter::Filter};
 
@@ -30,7 +30,10 @@ type EventStream = Pin<Box<dyn Stream<Item = Result<EventLine, Status>> + Send>>
 impl Palisade for Api {
     type GetEventsStream = EventStream;
 
-    async fn get_events(&self, req: Request<GetEventsRequest>) -> Result<Response<EventStream>, Status> {
+    async fn get_events(
+        &self,
+        req: Request<GetEventsRequest>,
+    ) -> Result<Response<EventStream>, Status> {
         let r = req.into_inner();
         let filter = Filter {
             namespaces: r.namespaces,
@@ -45,15 +48,32 @@ impl Palisade for Api {
                     Ok(line) => line,
                     Err(RecvError::Lagged(n)) => {
                         // the subscriber is told exactly how much it missed
-                        if tx.send(Ok(EventLine { json: String::new(), lost: n })).await.is_err() {
+                        if tx
+                            .send(Ok(EventLine {
+                                json: String::new(),
+                                lost: n,
+                            }))
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                         continue;
                     }
                     Err(RecvError::Closed) => return,
                 };
-                let pass = serde_json::from_str(&line).map(|v| filter.matches(&v)).unwrap_or(false);
-                if pass && tx.send(Ok(EventLine { json: line.to_string(), lost: 0 })).await.is_err() {
+                let pass = serde_json::from_str(&line)
+                    .map(|v| filter.matches(&v))
+                    .unwrap_or(false);
+                if pass
+                    && tx
+                        .send(Ok(EventLine {
+                            json: line.to_string(),
+                            lost: 0,
+                        }))
+                        .await
+                        .is_err()
+                {
                     return;
                 }
             }
@@ -70,10 +90,17 @@ impl Palisade for Api {
         json_reply(&engine.list())
     }
 
-    async fn add_policy(&self, req: Request<AddPolicyRequest>) -> Result<Response<JsonReply>, Status> {
+    async fn add_policy(
+        &self,
+        req: Request<AddPolicyRequest>,
+    ) -> Result<Response<JsonReply>, Status> {
         let r = req.into_inner();
         let engine = self.shared.engine().map_err(Status::unavailable)?;
-        let file = if r.file.is_empty() { "<api>".to_owned() } else { r.file };
+        let file = if r.file.is_empty() {
+            "<api>".to_owned()
+        } else {
+            r.file
+        };
         // parse everything first: a file with one bad document adds nothing
         let policies = crate::policy::parse::parse_policies_str(&r.yaml, &file)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
@@ -88,19 +115,31 @@ impl Palisade for Api {
         json_reply(&serde_json::json!({ "added": added }))
     }
 
-    async fn delete_policy(&self, req: Request<DeletePolicyRequest>) -> Result<Response<JsonReply>, Status> {
+    async fn delete_policy(
+        &self,
+        req: Request<DeletePolicyRequest>,
+    ) -> Result<Response<JsonReply>, Status> {
         let name = req.into_inner().name;
         let engine = self.shared.engine().map_err(Status::unavailable)?;
-        engine.delete(&name).map_err(|e| Status::failed_precondition(format!("{e:#}")))?;
+        engine
+            .delete(&name)
+            .map_err(|e| Status::failed_precondition(format!("{e:#}")))?;
         json_reply(&serde_json::json!({ "deleted": name }))
     }
 
-    async fn register_cgroup(&self, req: Request<RegisterCgroupRequest>) -> Result<Response<JsonReply>, Status> {
+    async fn register_cgroup(
+        &self,
+        req: Request<RegisterCgroupRequest>,
+    ) -> Result<Response<JsonReply>, Status> {
         let r = req.into_inner();
         let mode = match r.mode.as_str() {
             "" | "enforce" => "enforce",
             "audit" => "audit",
-            other => return Err(Status::invalid_argument(format!("mode {other:?}: expected enforce or audit"))),
+            other => {
+                return Err(Status::invalid_argument(format!(
+                    "mode {other:?}: expected enforce or audit"
+                )))
+            }
         };
         let reg = crate::runtime::Registration {
             cgroup_dir: r.cgroup_path.into(),
@@ -117,13 +156,18 @@ impl Palisade for Api {
             setup_pid: (r.init_pid != 0).then_some(r.init_pid),
         };
         // the reply is sent only after the kernel maps are written
-        let id = crate::runtime::register(&self.shared, reg).map_err(Status::failed_precondition)?;
+        let id =
+            crate::runtime::register(&self.shared, reg).map_err(Status::failed_precondition)?;
         json_reply(&serde_json::json!({ "cgroup_id": id }))
     }
 
-    async fn unregister_cgroup(&self, req: Request<UnregisterCgroupRequest>) -> Result<Response<JsonReply>, Status> {
+    async fn unregister_cgroup(
+        &self,
+        req: Request<UnregisterCgroupRequest>,
+    ) -> Result<Response<JsonReply>, Status> {
         let path = req.into_inner().cgroup_path;
-        let id = palisade_nri::cgroup_id(std::path::Path::new(&path)).map_err(|e| Status::not_found(format!("{path}: {e}")))?;
+        let id = palisade_nri::cgroup_id(std::path::Path::new(&path))
+            .map_err(|e| Status::not_found(format!("{path}: {e}")))?;
         self.shared.unbind_cgroup_id(id);
         json_reply(&serde_json::json!({ "cgroup_id": id }))
     }
@@ -152,7 +196,8 @@ pub async fn serve(socket: PathBuf, shared: Arc<Shared>) -> Result<JoinHandle<()
         }
         std::fs::remove_file(&socket)?;
     }
-    let listener = UnixListener::bind(&socket).with_context(|| format!("binding {}", socket.display()))?;
+    let listener =
+        UnixListener::bind(&socket).with_context(|| format!("binding {}", socket.display()))?;
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
     let svc = PalisadeServer::new(Api { shared });
     Ok(tokio::spawn(async move {

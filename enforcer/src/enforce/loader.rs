@@ -217,7 +217,13 @@ fn ensure_tracefs() {
     if t.join("events").exists() || Path::new("/sys/kernel/debug/tracing/events").exists() {
         return;
     }
-    if let Err(e) = nix::mount::mount(Some("tracefs"), t, Some("tracefs"), nix::mount::MsFlags::empty(), None::<&str>) {
+    if let Err(e) = nix::mount::mount(
+        Some("tracefs"),
+        t,
+        Some("tracefs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    ) {
         tracing::debug!("mounting tracefs: {e}");
     }
 }
@@ -225,7 +231,12 @@ fn ensure_tracefs() {
 fn syscall_tracepoint_exists(syscall: &str) -> bool {
     ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
         .iter()
-        .any(|t| Path::new(t).join("events/syscalls").join(format!("sys_enter_{syscall}")).exists())
+        .any(|t| {
+            Path::new(t)
+                .join("events/syscalls")
+                .join(format!("sys_enter_{syscall}"))
+                .exists()
+        })
 }
 
 /// `pal_lsm_<x>` program suffix -> LSM hook name.

@@ -12,7 +12,10 @@ pub struct Clock {
 }
 
 fn clock_ns(id: libc::clockid_t) -> i128 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: valid clock id and a valid out pointer.
     unsafe { libc::clock_gettime(id, &mut ts) };
     ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
@@ -23,7 +26,9 @@ impl Clock {
     pub fn new() -> Self {
         let mono = clock_ns(libc::CLOCK_MONOTONIC);
         let real = clock_ns(libc::CLOCK_REALTIME);
-        Self { offset_ns: real - mono }
+        Self {
+            offset_ns: real - mono,
+        }
     }
 
     /// Wall time of a monotonic timestamp.
@@ -67,7 +72,9 @@ mod tests {
     #[test]
     fn exec_id_is_tetragon_shaped() {
         let id = exec_id("node1", 123, 42);
-        let raw = base64::engine::general_purpose::STANDARD.decode(id).unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(id)
+            .unwrap();
         assert_eq!(raw, b"node1:123:42");
     }
 
@@ -75,7 +82,10 @@ mod tests {
     fn wall_clock_is_close_to_now() {
         let c = Clock::new();
         let now = Clock::now_ktime();
-        let d = c.wall(now).duration_since(SystemTime::now()).unwrap_or_else(|e| e.duration());
+        let d = c
+            .wall(now)
+            .duration_since(SystemTime::now())
+            .unwrap_or_else(|e| e.duration());
         assert!(d < Duration::from_secs(1));
         assert!(c.rfc3339(now).ends_with('Z'));
     }

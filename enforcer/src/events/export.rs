@@ -47,12 +47,21 @@ impl Exporter {
         let w = Arc::clone(&written);
         let out: Box<dyn LineWriter> = match sink {
             Sink::Stdout => Box::new(BufWriter::new(io::stdout())),
-            Sink::File { path, max_bytes, keep } => Box::new(RotatingFile::open(path, max_bytes, keep)?),
+            Sink::File {
+                path,
+                max_bytes,
+                keep,
+            } => Box::new(RotatingFile::open(path, max_bytes, keep)?),
         };
         let thread = std::thread::Builder::new()
             .name("palisade-export".into())
             .spawn(move || write_loop(rx, out, &w))?;
-        Ok(Self { tx: Some(tx), dropped: Arc::new(AtomicU64::new(0)), written, thread: Some(thread) })
+        Ok(Self {
+            tx: Some(tx),
+            dropped: Arc::new(AtomicU64::new(0)),
+            written,
+            thread: Some(thread),
+        })
     }
 
     /// Queues a line; drops and counts it when the queue is full.
@@ -112,7 +121,11 @@ impl<W: Write + Send> LineWriter for BufWriter<W> {
     }
 }
 
-fn write_loop(rx: Receiver<Arc<str>>, mut out: Box<dyn LineWriter>, written: &AtomicU64) -> io::Result<()> {
+fn write_loop(
+    rx: Receiver<Arc<str>>,
+    mut out: Box<dyn LineWriter>,
+    written: &AtomicU64,
+) -> io::Result<()> {
     while let Ok(line) = rx.recv() {
         out.write_line(&line)?;
         written.fetch_add(1, Ordering::Relaxed);
@@ -141,7 +154,13 @@ impl RotatingFile {
         }
         let f = OpenOptions::new().create(true).append(true).open(&path)?;
         let size = f.metadata()?.len();
-        Ok(Self { path, max_bytes, keep, size, out: BufWriter::new(f) })
+        Ok(Self {
+            path,
+            max_bytes,
+            keep,
+            size,
+            out: BufWriter::new(f),
+        })
     }
 
     fn rotate(&mut self) -> io::Result<()> {
@@ -157,7 +176,12 @@ impl RotatingFile {
         } else {
             fs::remove_file(&self.path)?;
         }
-        self.out = BufWriter::new(OpenOptions::new().create(true).append(true).open(&self.path)?);
+        self.out = BufWriter::new(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?,
+        );
         self.size = 0;
         Ok(())
     }
@@ -193,7 +217,15 @@ mod tests {
     fn file_sink_rotates_and_keeps_every_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.log");
-        let ex = Exporter::start(Sink::File { path: path.clone(), max_bytes: 100, keep: 10 }, 1000).unwrap();
+        let ex = Exporter::start(
+            Sink::File {
+                path: path.clone(),
+                max_bytes: 100,
+                keep: 10,
+            },
+            1000,
+        )
+        .unwrap();
         for i in 0..50 {
             ex.send(format!("{{\"n\":{i:04}}}").into());
         }
@@ -217,7 +249,15 @@ mod tests {
     fn full_queue_counts_drops() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("e.log");
-        let ex = Exporter::start(Sink::File { path, max_bytes: 1 << 20, keep: 1 }, 1).unwrap();
+        let ex = Exporter::start(
+            Sink::File {
+                path,
+                max_bytes: 1 << 20,
+                keep: 1,
+            },
+            1,
+        )
+        .unwrap();
         for _ in 0..10_000 {
             ex.send("x".into());
         }
@@ -225,6 +265,10 @@ mod tests {
         let w = Arc::clone(&ex.written);
         ex.close().unwrap();
         let w = w.load(Ordering::Relaxed);
-        assert_eq!(d + w, 10_000, "every line is either written or counted as dropped");
+        assert_eq!(
+            d + w,
+            10_000,
+            "every line is either written or counted as dropped"
+        );
     }
 }

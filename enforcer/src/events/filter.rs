@@ -15,18 +15,36 @@ pub struct Filter {
     pub event_types: Vec<String>,
 }
 
-const KINDS: [&str; 5] = ["process_exec", "process_exit", "process_lsm", "process_kprobe", "process_loader"];
+const KINDS: [&str; 5] = [
+    "process_exec",
+    "process_exit",
+    "process_lsm",
+    "process_kprobe",
+    "process_loader",
+];
 
 impl Filter {
     /// True when the event passes.
     pub fn matches(&self, ev: &Value) -> bool {
-        let Some(kind) = KINDS.iter().find(|k| ev.get(**k).is_some()) else { return false };
-        if !self.event_types.is_empty() && !self.event_types.iter().any(|t| t.eq_ignore_ascii_case(kind)) {
+        let Some(kind) = KINDS.iter().find(|k| ev.get(**k).is_some()) else {
+            return false;
+        };
+        if !self.event_types.is_empty()
+            && !self
+                .event_types
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(kind))
+        {
             return false;
         }
         let pod = ev[kind]["process"].get("pod");
-        let field = |path: &[&str]| pod.and_then(|p| path.iter().try_fold(p, |v, k| v.get(k))).and_then(Value::as_str);
-        let any = |want: &[String], got: Option<&str>| want.is_empty() || got.is_some_and(|g| want.iter().any(|w| w == g));
+        let field = |path: &[&str]| {
+            pod.and_then(|p| path.iter().try_fold(p, |v, k| v.get(k)))
+                .and_then(Value::as_str)
+        };
+        let any = |want: &[String], got: Option<&str>| {
+            want.is_empty() || got.is_some_and(|g| want.iter().any(|w| w == g))
+        };
         any(&self.namespaces, field(&["namespace"]))
             && any(&self.pods, field(&["name"]))
             && any(&self.containers, field(&["container", "name"]))
@@ -44,11 +62,20 @@ mod tests {
             "container": {"name": "c1"}}}}});
         let host = json!({"process_exit": {"process": {}}});
         assert!(Filter::default().matches(&ev));
-        let f = Filter { namespaces: vec!["ns1".into()], ..Default::default() };
+        let f = Filter {
+            namespaces: vec!["ns1".into()],
+            ..Default::default()
+        };
         assert!(f.matches(&ev) && !f.matches(&host));
-        let f = Filter { containers: vec!["c2".into()], ..Default::default() };
+        let f = Filter {
+            containers: vec!["c2".into()],
+            ..Default::default()
+        };
         assert!(!f.matches(&ev));
-        let f = Filter { event_types: vec!["PROCESS_EXIT".into()], ..Default::default() };
+        let f = Filter {
+            event_types: vec!["PROCESS_EXIT".into()],
+            ..Default::default()
+        };
         assert!(!f.matches(&ev) && f.matches(&host));
     }
 }

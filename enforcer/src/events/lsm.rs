@@ -17,8 +17,18 @@ fn tetragon_action(action: &str) -> &'static str {
 }
 
 /// Builds the event for decision `d` made by `process` (child of `parent`).
-pub fn envelope(d: &Decision, process: Process, parent: Option<Process>, node: &str, time: String) -> Envelope {
-    let function_name = if d.operation == "connect" { format!("cgroup/{}", d.hook) } else { format!("security_{}", d.hook) };
+pub fn envelope(
+    d: &Decision,
+    process: Process,
+    parent: Option<Process>,
+    node: &str,
+    time: String,
+) -> Envelope {
+    let function_name = if d.operation == "connect" {
+        format!("cgroup/{}", d.hook)
+    } else {
+        format!("security_{}", d.hook)
+    };
     let mut args = Vec::new();
     if d.operation == "connect" {
         args.push(json!({"string_arg": d.path, "label": "destination"}));
@@ -47,7 +57,11 @@ pub fn envelope(d: &Decision, process: Process, parent: Option<Process>, node: &
             by_inode: d.by_inode,
         },
     }));
-    Envelope { body, node_name: node.into(), time }
+    Envelope {
+        body,
+        node_name: node.into(),
+        time,
+    }
 }
 
 fn errno_name(e: i32) -> String {

@@ -42,15 +42,24 @@ impl Pending {
 
     /// Releases the events of a container that just registered, with its identity filled in.
     pub fn release_container(&mut self, meta: &ContainerMeta) -> Vec<Envelope> {
-        let (mine, rest): (VecDeque<_>, VecDeque<_>) = self.queue.drain(..).partition(|(_, cg, _)| *cg == meta.cgroup_id);
+        let (mine, rest): (VecDeque<_>, VecDeque<_>) = self
+            .queue
+            .drain(..)
+            .partition(|(_, cg, _)| *cg == meta.cgroup_id);
         self.queue = rest;
-        mine.into_iter().map(|(_, _, ev)| with_identity(ev, meta)).collect()
+        mine.into_iter()
+            .map(|(_, _, ev)| with_identity(ev, meta))
+            .collect()
     }
 
     /// Releases events held longer than `HOLD`.
     pub fn release_expired(&mut self, now: Instant) -> Vec<Envelope> {
         let mut out = Vec::new();
-        while self.queue.front().is_some_and(|(t, _, _)| now.duration_since(*t) >= HOLD) {
+        while self
+            .queue
+            .front()
+            .is_some_and(|(t, _, _)| now.duration_since(*t) >= HOLD)
+        {
             if let Some((_, _, ev)) = self.queue.pop_front() {
                 self.identity_timeouts += 1;
                 out.push(ev);
@@ -75,7 +84,11 @@ fn with_identity(mut ev: Envelope, meta: &ContainerMeta) -> Envelope {
     let p = ev.body.process_mut();
     p.pod = Some(meta.pod.clone());
     p.docker = Some(docker.clone());
-    if let Some(parent) = ev.body.parent_mut().filter(|pp| pp.cgroup_id == meta.cgroup_id) {
+    if let Some(parent) = ev
+        .body
+        .parent_mut()
+        .filter(|pp| pp.cgroup_id == meta.cgroup_id)
+    {
         parent.pod = Some(meta.pod.clone());
         parent.docker = Some(docker);
     }
@@ -116,20 +129,36 @@ impl CgroupResolver {
         let root = root.and_then(|r| {
             let c = CString::new(r.as_os_str().as_encoded_bytes()).ok()?;
             // SAFETY: valid C string; the fd is owned below.
-            let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+            let fd = unsafe {
+                libc::open(
+                    c.as_ptr(),
+                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                )
+            };
             // SAFETY: fd was just opened and is ours.
             (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
         });
-        Self { root, cache: HashMap::new() }
+        Self {
+            root,
+            cache: HashMap::new(),
+        }
     }
 
     /// Path of cgroup `id` relative to the cgroup2 mount, if it still exists.
     pub fn path(&self, id: u64) -> Option<String> {
         let root = self.root.as_ref()?;
-        let mut h = Handle { bytes: 8, kind: FILEID_KERNFS, id };
+        let mut h = Handle {
+            bytes: 8,
+            kind: FILEID_KERNFS,
+            id,
+        };
         // SAFETY: `h` has the file_handle layout (u32, i32, 8 bytes of handle).
         let fd = unsafe {
-            libc::open_by_handle_at(root.as_raw_fd(), (&mut h as *mut Handle).cast(), libc::O_RDONLY | libc::O_CLOEXEC)
+            libc::open_by_handle_at(
+                root.as_raw_fd(),
+                (&mut h as *mut Handle).cast(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
         };
         if fd < 0 {
             return None;
@@ -161,18 +190,30 @@ mod tests {
     #[test]
     fn container_cgroup_shapes() {
         let id = "6acdcf3e15559250761961174d87dd762e8e07155cc730a93a00601a45ab3112";
-        assert!(is_container_cgroup(&format!("/sys/fs/cgroup/unified/k8s.io/{id}")));
-        assert!(is_container_cgroup(&format!("/kubepods.slice/kubepods-pod1.slice/crio-{id}.scope")));
+        assert!(is_container_cgroup(&format!(
+            "/sys/fs/cgroup/unified/k8s.io/{id}"
+        )));
+        assert!(is_container_cgroup(&format!(
+            "/kubepods.slice/kubepods-pod1.slice/crio-{id}.scope"
+        )));
         assert!(is_container_cgroup(&format!("/libpod_parent/libpod-{id}")));
-        assert!(is_container_cgroup(&format!("/system.slice/docker-{id}.scope")));
-        assert!(!is_container_cgroup("/sys/fs/cgroup/unified/user.slice/session-1.scope"));
+        assert!(is_container_cgroup(&format!(
+            "/system.slice/docker-{id}.scope"
+        )));
+        assert!(!is_container_cgroup(
+            "/sys/fs/cgroup/unified/user.slice/session-1.scope"
+        ));
         assert!(!is_container_cgroup("/palisade-test/true-123"));
     }
 
     #[test]
     fn resolver_finds_a_real_cgroup_when_root() {
         // SAFETY: geteuid has no preconditions.
-        assert_eq!(unsafe { libc::geteuid() }, 0, "open_by_handle_at needs root (CI runs as root)");
+        assert_eq!(
+            unsafe { libc::geteuid() },
+            0,
+            "open_by_handle_at needs root (CI runs as root)"
+        );
         let layout = crate::kernel::cgroup_layout().expect("cgroup2 mounted");
         let root = std::path::PathBuf::from(&layout.cgroup2_root);
         let dir = root.join(format!("palisade-resolver-{}", std::process::id()));

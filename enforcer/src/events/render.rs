@@ -7,8 +7,8 @@ use crate::{
     events::{
         clock::{exec_id, Clock},
         model::{
-            BinaryProperties, Body, Capabilities, Credentials, Envelope, FileProperties, InodeProperties, Process,
-            ProcessExec, ProcessExit,
+            BinaryProperties, Body, Capabilities, Credentials, Envelope, FileProperties,
+            InodeProperties, Process, ProcessExec, ProcessExit,
         },
     },
     process::{
@@ -33,7 +33,12 @@ pub struct Renderer {
 impl Renderer {
     /// A renderer for node `node`.
     pub fn new(node: String, cache: ProcessCache, containers: Arc<ContainerRegistry>) -> Self {
-        Self { node, clock: Clock::new(), cache, containers }
+        Self {
+            node,
+            clock: Clock::new(),
+            cache,
+            containers,
+        }
     }
 
     /// Node name used in exec ids and envelopes.
@@ -71,7 +76,11 @@ impl Renderer {
     }
 
     fn envelope(&self, body: Body, ktime: u64) -> Envelope {
-        Envelope { body, node_name: self.node.clone(), time: self.clock.rfc3339(ktime) }
+        Envelope {
+            body,
+            node_name: self.node.clone(),
+            time: self.clock.rfc3339(ktime),
+        }
     }
 
     fn on_exec(&mut self, e: ExecRecord) -> Envelope {
@@ -96,7 +105,10 @@ impl Renderer {
         if r.flags & flags::PARENT_MISS != 0 {
             if let Some(p) = self.cache.get(r.ppid) {
                 if p.flags.contains(&"procFS") && p.ktime != r.parent_ktime {
-                    let adopted = ProcInfo { ktime: r.parent_ktime, ..(*p).clone() };
+                    let adopted = ProcInfo {
+                        ktime: r.parent_ktime,
+                        ..(*p).clone()
+                    };
                     self.cache.insert(adopted);
                 }
             }
@@ -123,7 +135,10 @@ impl Renderer {
         let info = self.cache.insert(info);
         let process = self.process(&info, r.hdr.tid);
         let parent = self.parent_of(&info);
-        self.envelope(Body::ProcessExec(ProcessExec { process, parent }), r.hdr.ktime)
+        self.envelope(
+            Body::ProcessExec(ProcessExec { process, parent }),
+            r.hdr.ktime,
+        )
     }
 
     fn on_fork(&mut self, f: Fork) {
@@ -165,7 +180,11 @@ impl Renderer {
             process,
             parent,
             signal: (sig != 0).then(|| signal_name(sig)),
-            status: if sig != 0 { 0 } else { (x.exit_code >> 8) & 0xff },
+            status: if sig != 0 {
+                0
+            } else {
+                (x.exit_code >> 8) & 0xff
+            },
             time,
         });
         Some(self.envelope(body, x.hdr.ktime))
@@ -205,7 +224,11 @@ impl Renderer {
             auid: i.auid,
             docker: container.as_ref().map(|c| c.id.chars().take(31).collect()),
             pod: container.map(|c| c.pod.clone()),
-            parent_exec_id: if i.ppid == 0 { String::new() } else { exec_id(&self.node, i.parent_ktime, i.ppid) },
+            parent_exec_id: if i.ppid == 0 {
+                String::new()
+            } else {
+                exec_id(&self.node, i.parent_ktime, i.ppid)
+            },
             cap: Capabilities {
                 permitted: caps::names(i.creds.cap_permitted),
                 effective: caps::names(i.creds.cap_effective),
@@ -234,18 +257,24 @@ fn binary_properties(i: &ProcInfo) -> Option<BinaryProperties> {
     if i.flags.contains(&"execve") {
         if i.mode & S_ISUID != 0 && i.creds.euid == i.file_uid && i.creds.uid != i.creds.euid {
             bp.setuid = Some(i.file_uid);
-            bp.privileges_changed.push("PRIVILEGES_RAISED_EXEC_FILE_SETUID");
+            bp.privileges_changed
+                .push("PRIVILEGES_RAISED_EXEC_FILE_SETUID");
         }
         if i.mode & S_ISGID != 0 && i.creds.egid == i.file_gid && i.creds.gid != i.creds.egid {
             bp.setgid = Some(i.file_gid);
-            bp.privileges_changed.push("PRIVILEGES_RAISED_EXEC_FILE_SETGID");
+            bp.privileges_changed
+                .push("PRIVILEGES_RAISED_EXEC_FILE_SETGID");
         }
         if i.secureexec && bp.privileges_changed.is_empty() {
-            bp.privileges_changed.push("PRIVILEGES_RAISED_EXEC_FILE_CAP");
+            bp.privileges_changed
+                .push("PRIVILEGES_RAISED_EXEC_FILE_CAP");
         }
         if i.nlink == 0 {
             bp.file = Some(FileProperties {
-                inode: InodeProperties { number: i.ino, links: 0 },
+                inode: InodeProperties {
+                    number: i.ino,
+                    links: 0,
+                },
                 path: i.binary.clone(),
             });
         }

@@ -103,7 +103,9 @@ impl ProcessCache {
     pub fn insert(&mut self, info: ProcInfo) -> Arc<ProcInfo> {
         let info = Arc::new(info);
         let key = (info.pid, info.ktime);
-        if self.live.insert(info.pid, Arc::clone(&info)).is_none() && self.live.len() > self.max_live {
+        if self.live.insert(info.pid, Arc::clone(&info)).is_none()
+            && self.live.len() > self.max_live
+        {
             self.make_room();
         }
         self.order.push_back(key);
@@ -113,7 +115,11 @@ impl ProcessCache {
 
     /// The running (or recently exited) process `pid`.
     pub fn get(&mut self, pid: u32) -> Option<Arc<ProcInfo>> {
-        let hit = self.live.get(&pid).or_else(|| self.exited.get(&pid)).cloned();
+        let hit = self
+            .live
+            .get(&pid)
+            .or_else(|| self.exited.get(&pid))
+            .cloned();
         if hit.is_none() {
             self.stats.misses += 1;
         }
@@ -127,7 +133,9 @@ impl ProcessCache {
             self.exited_order.push_back((pid, info.ktime));
             self.exited.insert(pid, Arc::clone(&info));
             while self.exited.len() > self.max_exited {
-                let Some((p, k)) = self.exited_order.pop_front() else { break };
+                let Some((p, k)) = self.exited_order.pop_front() else {
+                    break;
+                };
                 if self.exited.get(&p).is_some_and(|i| i.ktime == k) {
                     self.exited.remove(&p);
                 }
@@ -138,7 +146,11 @@ impl ProcessCache {
 
     /// Current counters.
     pub fn stats(&self) -> CacheStats {
-        CacheStats { live: self.live.len(), exited: self.exited.len(), ..self.stats }
+        CacheStats {
+            live: self.live.len(),
+            exited: self.exited.len(),
+            ..self.stats
+        }
     }
 
     fn make_room(&mut self) {
@@ -155,7 +167,9 @@ impl ProcessCache {
         self.stats.reaped += gone.len() as u64;
         // Then, if still full, the oldest entry.
         while self.live.len() > self.max_live {
-            let Some((pid, ktime)) = self.order.pop_front() else { break };
+            let Some((pid, ktime)) = self.order.pop_front() else {
+                break;
+            };
             if self.live.get(&pid).is_some_and(|i| i.ktime == ktime) {
                 self.live.remove(&pid);
                 self.stats.evicted += 1;
@@ -167,7 +181,8 @@ impl ProcessCache {
     fn compact_order(&mut self) {
         if self.order.len() > 2 * self.max_live + 64 {
             let live = &self.live;
-            self.order.retain(|(p, k)| live.get(p).is_some_and(|i| i.ktime == *k));
+            self.order
+                .retain(|(p, k)| live.get(p).is_some_and(|i| i.ktime == *k));
         }
     }
 }
@@ -177,7 +192,12 @@ mod tests {
     use super::*;
 
     fn info(pid: u32, ktime: u64) -> ProcInfo {
-        ProcInfo { pid, ktime, binary: format!("/bin/p{pid}"), ..Default::default() }
+        ProcInfo {
+            pid,
+            ktime,
+            binary: format!("/bin/p{pid}"),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -185,7 +205,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut c = ProcessCache::with_proc_root(8, 2, dir.path().into());
         c.insert(info(10, 1));
-        c.insert(ProcInfo { binary: "/bin/new".into(), ..info(10, 2) });
+        c.insert(ProcInfo {
+            binary: "/bin/new".into(),
+            ..info(10, 2)
+        });
         assert_eq!(c.get(10).unwrap().binary, "/bin/new");
         assert_eq!(c.exit(10).unwrap().ktime, 2);
         assert_eq!(c.get(10).unwrap().ktime, 2, "exited entries stay findable");

@@ -59,7 +59,10 @@ mod tests {
     #[test]
     fn names_follow_bits() {
         assert_eq!(super::names(0b11), ["CAP_CHOWN", "DAC_OVERRIDE"]);
-        assert_eq!(super::names(1 << 39 | 1 << 21), ["CAP_SYS_ADMIN", "CAP_BPF"]);
+        assert_eq!(
+            super::names(1 << 39 | 1 << 21),
+            ["CAP_SYS_ADMIN", "CAP_BPF"]
+        );
         assert!(super::names(0).is_empty());
     }
 }

@@ -8,12 +8,19 @@ use super::cache::ProcInfo;
 fn ticks_per_sec() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 { t as u64 } else { 100 }
+    if t > 0 {
+        t as u64
+    } else {
+        100
+    }
 }
 
 fn status_ids(status: &str, key: &str) -> Option<[u32; 4]> {
     let line = status.lines().find(|l| l.starts_with(key))?;
-    let v: Vec<u32> = line[key.len()..].split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let v: Vec<u32> = line[key.len()..]
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
     Some([*v.first()?, *v.get(1)?, *v.get(2)?, *v.get(3)?])
 }
 
@@ -48,15 +55,22 @@ pub fn read_process(proc_root: &Path, pid: u32, cgroup2_root: Option<&Path>) -> 
     let binary = fs::read_link(dir.join("exe"))
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| args.first().cloned().unwrap_or_default());
-    let cwd = fs::read_link(dir.join("cwd")).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    let cwd = fs::read_link(dir.join("cwd"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let cgroup_id = cgroup2_root
         .and_then(|root| {
             let cg = fs::read_to_string(dir.join("cgroup")).ok()?;
             let rel = cg.lines().find_map(|l| l.strip_prefix("0::"))?;
-            fs::metadata(root.join(rel.trim_start_matches('/'))).ok().map(|m| m.ino())
+            fs::metadata(root.join(rel.trim_start_matches('/')))
+                .ok()
+                .map(|m| m.ino())
         })
         .unwrap_or(0);
-    let auid = fs::read_to_string(dir.join("loginuid")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(u32::MAX);
+    let auid = fs::read_to_string(dir.join("loginuid"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(u32::MAX);
     let (ino, nlink, mode, file_uid, file_gid) = fs::metadata(dir.join("exe"))
         .map(|m| (m.ino(), m.nlink() as u32, m.mode(), m.uid(), m.gid()))
         .unwrap_or_default();
@@ -95,14 +109,17 @@ pub fn read_process(proc_root: &Path, pid: u32, cgroup2_root: Option<&Path>) -> 
 
 /// Every process (thread group) under `proc_root`.
 pub fn scan(proc_root: &Path, cgroup2_root: Option<&Path>) -> Vec<ProcInfo> {
-    let Ok(rd) = fs::read_dir(proc_root) else { return Vec::new() };
+    let Ok(rd) = fs::read_dir(proc_root) else {
+        return Vec::new();
+    };
     let mut out: Vec<ProcInfo> = rd
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter_map(|pid| read_process(proc_root, pid, cgroup2_root))
         .collect();
     // parents first so parent ktimes resolve
     out.sort_by_key(|p| p.ktime);
-    let ktimes: std::collections::HashMap<u32, u64> = out.iter().map(|p| (p.pid, p.ktime)).collect();
+    let ktimes: std::collections::HashMap<u32, u64> =
+        out.iter().map(|p| (p.pid, p.ktime)).collect();
     for p in &mut out {
         p.parent_ktime = ktimes.get(&p.ppid).copied().unwrap_or(0);
     }
@@ -118,8 +135,16 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let d = root.path().join("42");
         fs::create_dir(&d).unwrap();
-        fs::write(d.join("stat"), "42 (my (odd) comm) S 7 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 250 0 0").unwrap();
-        fs::write(d.join("status"), "Name:\tx\nUid:\t1\t2\t3\t4\nGid:\t5\t6\t7\t8\nCapEff:\t0000000000000003\n").unwrap();
+        fs::write(
+            d.join("stat"),
+            "42 (my (odd) comm) S 7 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 250 0 0",
+        )
+        .unwrap();
+        fs::write(
+            d.join("status"),
+            "Name:\tx\nUid:\t1\t2\t3\t4\nGid:\t5\t6\t7\t8\nCapEff:\t0000000000000003\n",
+        )
+        .unwrap();
         fs::write(d.join("cmdline"), b"/bin/sleep\x0010\x00").unwrap();
         let p = read_process(root.path(), 42, None).unwrap();
         assert_eq!((p.pid, p.ppid), (42, 7));

@@ -49,13 +49,23 @@ fn lossy(b: &[u8]) -> String {
 
 /// Decodes one ring-buffer record.
 pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
-    let hdr: Hdr = events::read(bytes).ok_or(DecodeError::Short { kind: 0, len: bytes.len() })?;
-    let short = || DecodeError::Short { kind: hdr.kind, len: bytes.len() };
+    let hdr: Hdr = events::read(bytes).ok_or(DecodeError::Short {
+        kind: 0,
+        len: bytes.len(),
+    })?;
+    let short = || DecodeError::Short {
+        kind: hdr.kind,
+        len: bytes.len(),
+    };
     match hdr.kind {
         kind::EXEC => {
             let raw: Exec = events::read(bytes).ok_or_else(short)?;
             let tail = &bytes[std::mem::size_of::<Exec>()..];
-            let (pl, al, cl) = (raw.path_len as usize, raw.args_len as usize, raw.cwd_len as usize);
+            let (pl, al, cl) = (
+                raw.path_len as usize,
+                raw.args_len as usize,
+                raw.cwd_len as usize,
+            );
             if tail.len() < pl + al + cl {
                 return Err(short());
             }
@@ -106,7 +116,10 @@ mod tests {
             argv.push(0);
         }
         let raw = Exec {
-            hdr: Hdr { kind: kind::EXEC, ..Default::default() },
+            hdr: Hdr {
+                kind: kind::EXEC,
+                ..Default::default()
+            },
             path_len: path.len() as u16,
             args_len: argv.len() as u16,
             cwd_len: cwd.len() as u16,
@@ -123,7 +136,9 @@ mod tests {
     #[test]
     fn decodes_exec_strings() {
         let b = exec_bytes("/usr/bin/true", &["true", "a b", "c"], "/tmp");
-        let Record::Exec(e) = decode(&b).unwrap() else { panic!("not an exec") };
+        let Record::Exec(e) = decode(&b).unwrap() else {
+            panic!("not an exec")
+        };
         assert_eq!(e.path, "/usr/bin/true");
         assert_eq!(e.argv, ["true", "a b", "c"]);
         assert_eq!(e.cwd, "/tmp");
@@ -133,9 +148,15 @@ mod tests {
     #[test]
     fn rejects_short_and_unknown() {
         let b = exec_bytes("/x", &["x"], "/");
-        assert!(matches!(decode(&b[..b.len() - 1]), Err(DecodeError::Short { .. })));
+        assert!(matches!(
+            decode(&b[..b.len() - 1]),
+            Err(DecodeError::Short { .. })
+        ));
         assert!(matches!(decode(&[0u8; 4]), Err(DecodeError::Short { .. })));
-        let h = Hdr { kind: 99, ..Default::default() };
+        let h = Hdr {
+            kind: 99,
+            ..Default::default()
+        };
         // SAFETY: Hdr is plain old data.
         let hb = unsafe { plain::as_bytes(&h) }.to_vec();
         assert_eq!(decode(&hb).unwrap_err(), DecodeError::UnknownKind(99));

@@ -30,11 +30,17 @@ pub struct ProcessSensor<'obj> {
 }
 
 /// Loads and attaches the process sensor, pinning it under `pin_dir` when given.
-pub fn load<'obj>(obj: &'obj mut MaybeUninit<OpenObject>, pin_dir: Option<&Path>) -> Result<ProcessSensor<'obj>> {
-    let mut open = ProcessSkelBuilder::default().open(obj).context("opening process BPF object")?;
+pub fn load<'obj>(
+    obj: &'obj mut MaybeUninit<OpenObject>,
+    pin_dir: Option<&Path>,
+) -> Result<ProcessSensor<'obj>> {
+    let mut open = ProcessSkelBuilder::default()
+        .open(obj)
+        .context("opening process BPF object")?;
     let mut adopted = false;
     if let Some(dir) = pin_dir {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating pin directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating pin directory {}", dir.display()))?;
         for (name, map) in [
             ("events", &mut open.maps.events),
             ("procs", &mut open.maps.procs),
@@ -43,10 +49,13 @@ pub fn load<'obj>(obj: &'obj mut MaybeUninit<OpenObject>, pin_dir: Option<&Path>
             let path = dir.join(name);
             adopted |= path.exists();
             // libbpf reuses a compatible pinned map, or creates and pins a new one
-            map.set_pin_path(&path).with_context(|| format!("pin path {}", path.display()))?;
+            map.set_pin_path(&path)
+                .with_context(|| format!("pin path {}", path.display()))?;
         }
     }
-    let skel = open.load().context("loading process BPF programs (tracepoints)")?;
+    let skel = open
+        .load()
+        .context("loading process BPF programs (tracepoints)")?;
     let mut links = Vec::new();
     for (name, prog) in [
         ("pal_exec", &skel.progs.pal_exec),
@@ -58,13 +67,19 @@ pub fn load<'obj>(obj: &'obj mut MaybeUninit<OpenObject>, pin_dir: Option<&Path>
             let path = link_pin(dir, name);
             // the previous agent's link goes only now that ours is attached: overlap, no gap
             if path.exists() {
-                std::fs::remove_file(&path).with_context(|| format!("replacing {}", path.display()))?;
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("replacing {}", path.display()))?;
             }
-            link.pin(&path).with_context(|| format!("pinning {}", path.display()))?;
+            link.pin(&path)
+                .with_context(|| format!("pinning {}", path.display()))?;
         }
         links.push(link);
     }
-    Ok(ProcessSensor { skel, _links: links, adopted })
+    Ok(ProcessSensor {
+        skel,
+        _links: links,
+        adopted,
+    })
 }
 
 fn link_pin(dir: &Path, prog: &str) -> PathBuf {
@@ -85,7 +100,9 @@ pub struct KernelCounters {
 /// Reads the per-CPU stats map.
 pub fn counters(stats: &MapHandle) -> Result<KernelCounters> {
     let sum = |idx: u32| -> Result<u64> {
-        let per_cpu = stats.lookup_percpu(&idx.to_ne_bytes(), MapFlags::ANY)?.unwrap_or_default();
+        let per_cpu = stats
+            .lookup_percpu(&idx.to_ne_bytes(), MapFlags::ANY)?
+            .unwrap_or_default();
         Ok(per_cpu
             .iter()
             .map(|v| u64::from_ne_bytes(v[..8].try_into().unwrap_or_default()))
