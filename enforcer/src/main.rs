@@ -71,8 +71,8 @@ struct AgentArgs {
     /// containerd NRI socket to register with; `none` disables NRI [default: /var/run/nri/nri.sock].
     #[arg(long, value_name = "PATH")]
     nri_socket: Option<PathBuf>,
-    /// bpffs directory where programs, links and maps are pinned so that observation (and
-    /// enforcement) outlive the agent; `none` pins nothing [default: /sys/fs/bpf/palisade].
+    /// bpffs directory where programs, links and maps are pinned so that process observation
+    /// outlives the agent (enforcement programs are not pinned yet); `none` pins nothing [default: /sys/fs/bpf/palisade].
     #[arg(long, value_name = "DIR")]
     bpf_pin_dir: Option<PathBuf>,
     /// Serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9567) at /metrics.
