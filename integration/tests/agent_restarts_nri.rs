@@ -48,6 +48,38 @@ fn denied_in(evs: &[Value], pod: &str) -> bool {
         .any(|l| l["process"]["pod"]["name"] == pod)
 }
 
+/// Runs pod `name` with one container running `cmd`; records the pod id for clean-up.
+async fn start_pod(
+    cri: &mut Cri,
+    pods: &mut Vec<String>,
+    ns: &str,
+    name: &str,
+    annotations: &HashMap<String, String>,
+    cmd: &str,
+) -> Result<()> {
+    let spec = PodSpec {
+        name: name.into(),
+        namespace: ns.into(),
+        uid: format!("{ns}-{name}"),
+        annotations: annotations.clone(),
+        ..Default::default()
+    };
+    let pod = cri.run_pod(&spec).await?;
+    pods.push(pod.clone());
+    let c = cri
+        .create_container(
+            &pod,
+            &spec,
+            "app",
+            BUSYBOX_IMAGE,
+            &["/bin/sh", "-c", cmd],
+            HashMap::new(),
+        )
+        .await?;
+    cri.start_container(&c).await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_and_containerd_restarts_are_survived() -> Result<()> {
     require_root();
@@ -83,26 +115,7 @@ async fn agent_and_containerd_restarts_are_survived() -> Result<()> {
 
     let result = async {
         // (1) started while no agent runs: containerd starts it anyway
-        let spec = PodSpec {
-            name: "while-down".into(),
-            namespace: ns.clone(),
-            uid: format!("{ns}-1"),
-            annotations: annotations.clone(),
-            ..Default::default()
-        };
-        let pod = cri.run_pod(&spec).await?;
-        pods.push(pod.clone());
-        let c = cri
-            .create_container(
-                &pod,
-                &spec,
-                "app",
-                BUSYBOX_IMAGE,
-                &["/bin/sh", "-c", &cmd],
-                HashMap::new(),
-            )
-            .await?;
-        cri.start_container(&c)
+        start_pod(&mut cri, &mut pods, &ns, "while-down", &annotations, &cmd)
             .await
             .context("start while the agent is down")?;
         std::thread::sleep(Duration::from_secs(1));
@@ -129,26 +142,15 @@ async fn agent_and_containerd_restarts_are_survived() -> Result<()> {
         run_script("start.sh")?;
         wait_nri(&second, "registered", Duration::from_secs(20))?;
         let mut cri = Cri::connect().await?;
-        let spec = PodSpec {
-            name: "after-ctrd-restart".into(),
-            namespace: ns.clone(),
-            uid: format!("{ns}-2"),
-            annotations: annotations.clone(),
-            ..Default::default()
-        };
-        let pod = cri.run_pod(&spec).await?;
-        pods.push(pod.clone());
-        let c = cri
-            .create_container(
-                &pod,
-                &spec,
-                "app",
-                BUSYBOX_IMAGE,
-                &["/bin/sh", "-c", &cmd],
-                HashMap::new(),
-            )
-            .await?;
-        cri.start_container(&c).await?;
+        start_pod(
+            &mut cri,
+            &mut pods,
+            &ns,
+            "after-ctrd-restart",
+            &annotations,
+            &cmd,
+        )
+        .await?;
         let evs = second.wait_events(Duration::from_secs(10), |e| {
             denied_in(e, "after-ctrd-restart")
         })?;

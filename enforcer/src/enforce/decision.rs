@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use libbpf_rs::{MapCore, MapFlags, MapHandle, RingBufferBuilder};
+use libbpf_rs::{MapHandle, RingBufferBuilder};
 use palisade_bpf::enforce_events::{self as ev, action, dflags, mechanism, HOOKS, RULE_NONE};
 use palisade_bpf::events::kind;
 use serde::Serialize;
@@ -209,15 +209,7 @@ pub struct Counters {
 }
 
 pub(crate) fn counters(stats: &MapHandle) -> Result<Counters> {
-    let sum = |idx: u32| -> Result<u64> {
-        let per_cpu = stats
-            .lookup_percpu(&idx.to_ne_bytes(), MapFlags::ANY)?
-            .unwrap_or_default();
-        Ok(per_cpu
-            .iter()
-            .map(|v| u64::from_ne_bytes(v[..8].try_into().unwrap_or_default()))
-            .sum())
-    };
+    let sum = |idx: u32| crate::sensors::process::percpu_sum(stats, idx);
     Ok(Counters {
         decisions: sum(0)?,
         ringbuf_drops: sum(1)?,

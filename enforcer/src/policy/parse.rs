@@ -140,10 +140,35 @@ pub fn parse_documents_str(src: &str, file: &str) -> Result<Parsed, PolicyErrors
 /// Reads a policy file; the error is a located whole-file diagnostic.
 pub(crate) fn read(path: &Path) -> Result<(String, String), PolicyErrors> {
     let file = path.display().to_string();
-    match std::fs::read_to_string(path) {
+    let bytes =
+        std::fs::read(path).map_err(|e| PolicyErrors::file(&file, format!("cannot read: {e}")))?;
+    match String::from_utf8(bytes) {
         Ok(src) => Ok((src, file)),
-        Err(e) => Err(PolicyErrors::file(&file, format!("cannot read: {e}"))),
+        Err(e) => Err(PolicyErrors(vec![not_utf8(
+            &file,
+            e.as_bytes(),
+            e.utf8_error(),
+        )])),
     }
+}
+
+/// Points at the first byte that is not UTF-8, so a stray Latin-1 byte is easy to find.
+fn not_utf8(file: &str, bytes: &[u8], e: std::str::Utf8Error) -> Diagnostic {
+    let valid = &bytes[..e.valid_up_to()];
+    let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let pos = Pos {
+        line: 1 + valid.iter().filter(|&&b| b == b'\n').count(),
+        // Columns count characters; everything before the bad byte on its line is valid UTF-8.
+        col: 1 + String::from_utf8_lossy(&valid[line_start..])
+            .chars()
+            .count(),
+    };
+    let bad = bytes[e.valid_up_to()];
+    Diagnostic::error(
+        file,
+        pos,
+        format!("byte 0x{bad:02x} is not valid UTF-8: policy files must be UTF-8 text"),
+    )
 }
 
 fn is_tetragon(doc: &Node) -> bool {

@@ -332,3 +332,22 @@ fn truncated_and_corrupted_files_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_file_that_is_not_utf8_is_refused_at_the_bad_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.yaml");
+    std::fs::write(
+        &path,
+        b"apiVersion: palisade.dev/v1alpha1\nmetadata:\n  name: caf\xe9\n",
+    )
+    .unwrap();
+    let e = super::parse::parse_policy_file(&path).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}:3:12: error: byte 0xe9 is not valid UTF-8: policy files must be UTF-8 text",
+            path.display()
+        )
+    );
+}

@@ -116,8 +116,14 @@ impl Node {
 
     /// An integer scalar; reports otherwise.
     pub fn int(&self, sink: &mut Sink, what: &str) -> Option<i128> {
-        match self.scalar() {
-            Some(Scalar::Int(i)) => Some(i),
+        match (self.scalar(), &self.value) {
+            (Some(Scalar::Int(i)), _) => Some(i),
+            // Integer syntax beyond i128 is not an integer to `parse_int`; say so rather than
+            // "found a number".
+            (Some(Scalar::Float), Value::Scalar { text, .. }) if is_decimal_integer(text) => {
+                sink.error(self.pos, format!("{what}: {text} is too large"));
+                None
+            }
             _ => {
                 sink.error(
                     self.pos,
@@ -382,6 +388,12 @@ fn parse_int(t: &str) -> Option<i128> {
     Some(if neg { -v } else { v })
 }
 
+/// Optional sign and decimal digits only (the only integer syntax that can also read as a float).
+fn is_decimal_integer(t: &str) -> bool {
+    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
 fn is_float(t: &str) -> bool {
     matches!(
         t,
@@ -479,6 +491,26 @@ mod tests {
         assert_eq!(
             errs,
             ["t.yaml:100001:1: error: duplicate key \"k99999\" (first at line 100000)"]
+        );
+    }
+
+    #[test]
+    fn integers_beyond_i128_are_too_large_not_numbers() {
+        let (docs, _) = load_one("[99999999999999999999999999999999999999999999, -1e3]");
+        let Value::Seq(s) = &docs[0].value else {
+            panic!("not a seq")
+        };
+        let mut sink = Sink::new("t.yaml");
+        assert_eq!(s[0].int(&mut sink, "uids"), None);
+        assert_eq!(s[1].int(&mut sink, "uids"), None);
+        let (errs, _) = sink.finish();
+        let errs: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errs,
+            [
+                "t.yaml:1:2: error: uids: 99999999999999999999999999999999999999999999 is too large",
+                "t.yaml:1:48: error: uids: expected an integer, found a number"
+            ]
         );
     }
 

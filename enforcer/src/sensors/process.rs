@@ -97,17 +97,20 @@ pub struct KernelCounters {
     pub proc_map_full: u64,
 }
 
+/// Sums slot `idx` of a per-CPU array of u64 counters over all CPUs.
+pub fn percpu_sum(map: &MapHandle, idx: u32) -> Result<u64> {
+    let per_cpu = map
+        .lookup_percpu(&idx.to_ne_bytes(), MapFlags::ANY)?
+        .unwrap_or_default();
+    Ok(per_cpu
+        .iter()
+        .map(|v| u64::from_ne_bytes(v[..8].try_into().unwrap_or_default()))
+        .sum())
+}
+
 /// Reads the per-CPU stats map.
 pub fn counters(stats: &MapHandle) -> Result<KernelCounters> {
-    let sum = |idx: u32| -> Result<u64> {
-        let per_cpu = stats
-            .lookup_percpu(&idx.to_ne_bytes(), MapFlags::ANY)?
-            .unwrap_or_default();
-        Ok(per_cpu
-            .iter()
-            .map(|v| u64::from_ne_bytes(v[..8].try_into().unwrap_or_default()))
-            .sum())
-    };
+    let sum = |idx: u32| percpu_sum(stats, idx);
     Ok(KernelCounters {
         events: sum(stat::EVENTS)?,
         ringbuf_drops: sum(stat::RB_DROPS)?,
