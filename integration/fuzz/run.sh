@@ -60,12 +60,15 @@ extra_seeds() {
 
 # Leaves the exit status in $work/rc (the status of a job reaped by `wait -n` is not kept).
 run_one() {
-    local t=$1 work=$out/$1 rc=0
+    local t=$1 work=$out/$1 rc=0 dict=()
     rm -rf "$work"
     mkdir -p "$work/corpus"
+    if [ -f "$repo/fuzz/dict/$t.dict" ]; then
+        dict=(-dict="$repo/fuzz/dict/$t.dict")
+    fi
     # shellcheck disable=SC2046 # word splitting of the seed directory list is intended
     cargo fuzz run "${flags[@]}" "$t" "$work/corpus" "$repo/fuzz/corpus/$t" $(extra_seeds "$t") -- \
-        -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "${dict[@]}" \
         >"$work/log" 2>&1 || rc=$?
     echo "$rc" >"$work/rc"
 }
