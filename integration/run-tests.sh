@@ -27,4 +27,7 @@ for k in ${PALISADE_LAB_KERNELS:-6.1 6.12}; do
 done
 step "kernel lab 6.12 without bpf in the LSM list: fmod_ret fallback"
 integration/lab/run.sh --kernel 6.12 --lsm lockdown,capability,landlock,yama -- --skip-suite
+step "fuzzing: every parser of untrusted input, 60 s per target"
+integration/fuzz/run.sh 60
+
 step "all suites passed"
