@@ -7,7 +7,7 @@
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "build-deps.sh: must run as root" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(clang llvm libelf-dev zlib1g-dev pkg-config protobuf-compiler bpftool make gcc libc6-dev jq curl python3 sudo libcap2-bin xz-utils)
+pkgs=(clang llvm libelf-dev zlib1g-dev pkg-config protobuf-compiler bpftool make gcc g++ libc6-dev jq curl python3 sudo libcap2-bin xz-utils)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
