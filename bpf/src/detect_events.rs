@@ -47,6 +47,21 @@ pub mod hook {
     pub const MODULE_LOAD: u32 = 3;
     /// `tp_btf/module_request`.
     pub const MODULE_REQUEST: u32 = 4;
+    /// BPF LSM hooks (`detect_lsm.bpf.c`), in the order of `LSM_NAMES`.
+    pub const LSM_FIRST: u32 = 16;
+    /// `lsm/<name>` of hook `LSM_FIRST + i`.
+    pub const LSM_NAMES: [&str; 10] = [
+        "task_fix_setuid",
+        "task_fix_setgid",
+        "capset",
+        "userns_create",
+        "bpf",
+        "kernel_module_request",
+        "kernel_read_file",
+        "kernel_load_data",
+        "mmap_file",
+        "socket_connect",
+    ];
 }
 
 /// `pal_detect.flags`.

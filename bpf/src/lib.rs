@@ -47,6 +47,17 @@ pub mod detect {
     include!(concat!(env!("OUT_DIR"), "/detect.skel.rs"));
 }
 
+/// The same detections from BPF LSM hooks where the kernel runs them (records as `detect`).
+#[allow(
+    missing_docs,
+    non_camel_case_types,
+    non_snake_case,
+    unused_qualifications
+)]
+pub mod detect_lsm {
+    include!(concat!(env!("OUT_DIR"), "/detect_lsm.skel.rs"));
+}
+
 /// Benchmark baseline: do-nothing LSM programs on the hooks palisade uses for open/create/unlink.
 #[allow(
     missing_docs,

@@ -396,7 +396,7 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
     }
     let skel = &sensor.skel;
     // detections write into the process ring buffer, so they are drained by the loop below
-    let mut detect_obj = MaybeUninit::uninit();
+    let mut detect_obj = crate::detect::sensor::DetectObjects::default();
     let _detect = crate::detect::sensor::load_if_enabled(
         &mut detect_obj,
         &skel.maps.events,

@@ -21,13 +21,16 @@ use crate::{
 /// Tetragon's action for observe-only hooks.
 const POST: &str = "KPROBE_ACTION_POST";
 
-fn hook_name(h: u32) -> &'static str {
+fn hook_name(h: u32) -> String {
     match h {
-        hook::SYS_EXIT => "tp_btf/sys_exit",
-        hook::SOCK_STATE => "tp_btf/inet_sock_set_state",
-        hook::MODULE_LOAD => "tp_btf/module_load",
-        hook::MODULE_REQUEST => "tp_btf/module_request",
-        _ => "unknown",
+        hook::SYS_EXIT => "tp_btf/sys_exit".into(),
+        hook::SOCK_STATE => "tp_btf/inet_sock_set_state".into(),
+        hook::MODULE_LOAD => "tp_btf/module_load".into(),
+        hook::MODULE_REQUEST => "tp_btf/module_request".into(),
+        h => h
+            .checked_sub(hook::LSM_FIRST)
+            .and_then(|i| hook::LSM_NAMES.get(i as usize))
+            .map_or_else(|| "unknown".into(), |n| format!("lsm/{n}")),
     }
 }
 
@@ -235,7 +238,12 @@ fn call(rec: &DetectRecord) -> Option<Call> {
                 args: vec![sock_arg(d, new)],
                 ret,
                 policy: "tcp-connections",
-                message: format!("TCP connect {}", outcome(d.ret)),
+                // the LSM hook sees the request, the tracepoint its outcome
+                message: if d.hook >= hook::LSM_FIRST {
+                    "TCP connect requested".to_owned()
+                } else {
+                    format!("TCP connect {}", outcome(d.ret))
+                },
             }
         }
         op::TCP_ACCEPT => Call {
@@ -270,7 +278,7 @@ pub fn event(r: &mut Renderer, rec: &DetectRecord) -> Option<Envelope> {
             parent,
             path: rec.data.clone(),
             truncated: d.flags & flags::TRUNC != 0,
-            hook: hook.into(),
+            hook,
         }))
     } else {
         let c = call(rec)?;
@@ -283,7 +291,7 @@ pub fn event(r: &mut Renderer, rec: &DetectRecord) -> Option<Envelope> {
             action: POST.into(),
             policy_name: c.policy.into(),
             message: c.message,
-            hook: hook.into(),
+            hook,
         }))
     };
     Some(Envelope {
