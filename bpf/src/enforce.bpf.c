@@ -279,12 +279,32 @@ __noinline int pal_bin_match(__u32 set, __u32 rule)
 	return bin_bit(bpf_map_lookup_elem(&pal_trie, &h->kb), rule);
 }
 
+/* The current process's pid (tgid) as seen in its own, innermost pid namespace: 1 for a
+ * container's init. */
+static __always_inline __u32 ns_tgid(void)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct pid *p = BPF_CORE_READ(t, group_leader, thread_pid);
+	unsigned int level = BPF_CORE_READ(p, level);
+	struct upid u = {};
+
+	bpf_core_read(&u, sizeof(u), &p->numbers[level & 31]);
+	return u.nr;
+}
+
 static __always_inline int cond_ok(struct pal_enf_heap *h, __u32 set, struct pal_cand c)
 {
 	if (c.cond & PAL_COND_UID) {
 		struct pal_uid_key k = { .set = set, .rule = c.rule, .uid = h->euid };
 
 		if (!bpf_map_lookup_elem(&pal_rule_uids, &k))
+			return 0;
+	}
+	if (c.cond & (PAL_COND_NSPID | PAL_COND_NSPID_NOT)) {
+		struct pal_uid_key k = { .set = set, .rule = c.rule | PAL_NSPID_RULE, .uid = ns_tgid() };
+		bool listed = bpf_map_lookup_elem(&pal_rule_uids, &k) != NULL;
+
+		if (listed != !!(c.cond & PAL_COND_NSPID))
 			return 0;
 	}
 	if (c.cond & PAL_COND_BIN)

@@ -117,6 +117,9 @@ enum pal_trie_kind {
 /* pal_cand.cond bits */
 #define PAL_COND_UID (1u << 0)	/* euid must be in pal_rule_uids */
 #define PAL_COND_BIN (1u << 1)	/* binary must match: bit `rule` of the binary-trie bitmap */
+#define PAL_COND_NSPID (1u << 2)	/* pid in its own pid namespace listed in pal_rule_uids ... */
+#define PAL_COND_NSPID_NOT (1u << 3)	/* ... not listed there (keys: rule | PAL_NSPID_RULE) */
+#define PAL_NSPID_RULE 0x80000000u
 
 /* pal_binding.mode */
 #define PAL_BIND_ENFORCE 0

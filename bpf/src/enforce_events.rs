@@ -49,6 +49,12 @@ pub mod trie_kind {
 pub mod cond {
     pub const UID: u8 = 1 << 0;
     pub const BIN: u8 = 1 << 1;
+    /// The process's pid in its own pid namespace must be listed (`nsPids: In`).
+    pub const NSPID: u8 = 1 << 2;
+    /// ... must not be listed (`nsPids: NotIn`).
+    pub const NSPID_NOT: u8 = 1 << 3;
+    /// `pal_rule_uids` keys of nsPids values carry this bit in `rule`.
+    pub const NSPID_RULE: u32 = 1 << 31;
 }
 
 /// `pal_binding.mode`.

@@ -153,7 +153,7 @@ fn tetragon_policies_are_checked_and_their_translation_shown() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
         stderr.starts_with(&format!(
-            "{}:9:7: error: matchPIDs cannot be translated",
+            "{}:9:19: error: matchPIDs without isNamespacePID: true cannot be translated",
             tp.display()
         )),
         "{stderr}"

@@ -94,6 +94,11 @@ fn rule_cond(r: &Rule) -> u8 {
     if !r.binaries.is_empty() {
         c |= cond::BIN;
     }
+    match &r.ns_pids {
+        Some(n) if n.negate => c |= cond::NSPID_NOT,
+        Some(_) => c |= cond::NSPID,
+        None => {}
+    }
     c
 }
 
@@ -202,6 +207,14 @@ pub fn compile(p: &Policy, set: u32) -> Result<Compiled, CompileError> {
                 set,
                 rule: i as u32,
                 uid: *uid,
+            });
+        }
+        // nsPids share the map: same (set, rule) with the top bit of `rule` set
+        for pid in r.ns_pids.iter().flat_map(|n| &n.values) {
+            out.uids.push(UidKey {
+                set,
+                rule: i as u32 | cond::NSPID_RULE,
+                uid: *pid,
             });
         }
     }
@@ -570,6 +583,7 @@ mod tests {
             paths,
             binaries: PathMatch::default(),
             uids: vec![],
+            ns_pids: None,
             destinations: vec![],
             action,
         }

@@ -61,10 +61,27 @@ pub struct Rule {
     pub binaries: PathMatch,
     /// Effective uids the rule applies to. Empty = any uid.
     pub uids: Vec<u32>,
+    /// The acting process's pid as seen in its own pid namespace (1 = a container's init).
+    /// None = any process.
+    pub ns_pids: Option<NsPids>,
     /// Network destinations (connect only). Empty = any destination.
     pub destinations: Vec<Destination>,
     /// What to do on a match.
     pub action: Action,
+}
+
+/// `nsPids`: which processes, by their pid in their own pid namespace, a rule applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NsPids {
+    /// `NotIn`: the rule applies to processes whose pid is not listed.
+    pub negate: bool,
+    /// Pids (at most [`NsPids::MAX`]).
+    pub values: Vec<u32>,
+}
+
+impl NsPids {
+    /// Values per rule (Tetragon's matchPIDs limit too).
+    pub const MAX: usize = 4;
 }
 
 /// Path matchers; a path matches when any listed matcher matches.

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::{
     demo::{self, Demo},
     error::{expected_one_of, Diagnostic, PolicyErrors, Pos, Sink},
-    model::{Action, Destination, Mode, Operation, PathMatch, Policy, Rule, Selector},
+    model::{Action, Destination, Mode, NsPids, Operation, PathMatch, Policy, Rule, Selector},
     tetragon,
     yaml::{self, Fields, Node, Scalar},
 };
@@ -415,12 +415,13 @@ fn selector(node: &Node, sink: &mut Sink) -> Selector {
     sel
 }
 
-const RULE_KEYS: [&str; 7] = [
+const RULE_KEYS: [&str; 8] = [
     "name",
     "operations",
     "paths",
     "binaries",
     "uids",
+    "nsPids",
     "destinations",
     "action",
 ];
@@ -456,6 +457,7 @@ fn rule(node: &Node, index: usize, seen: &mut Vec<(String, Pos)>, sink: &mut Sin
         .map(|p| path_match(p, sink, "binaries"))
         .unwrap_or_default();
     let uids = f.get("uids").map(|u| uids(u, sink)).unwrap_or_default();
+    let ns_pids = f.get("nsPids").and_then(|n| ns_pids(n, sink));
     let destinations = f
         .get("destinations")
         .map(|d| destinations(d, sink))
@@ -473,6 +475,9 @@ fn rule(node: &Node, index: usize, seen: &mut Vec<(String, Pos)>, sink: &mut Sin
             );
         }
     }
+    if let (Some(key), true) = (f.key("nsPids"), operations.contains(&Operation::Connect)) {
+        sink.error(key.pos, "\"nsPids\" does not apply to connect (the cgroup socket programs cannot see the process's pid namespace); put connect in a rule of its own");
+    }
     if let (Some(key), true) = (f.key("paths"), operations.contains(&Operation::Connect)) {
         sink.error(key.pos, "\"paths\" does not apply to connect (use \"destinations\"); put connect in a rule of its own");
     }
@@ -485,6 +490,7 @@ fn rule(node: &Node, index: usize, seen: &mut Vec<(String, Pos)>, sink: &mut Sin
         paths,
         binaries,
         uids,
+        ns_pids,
         destinations,
         action: action?,
     })
@@ -586,6 +592,50 @@ fn uids(node: &Node, sink: &mut Sink) -> Vec<u32> {
             }
         })
         .collect()
+}
+
+/// `nsPids: {operator: In|NotIn, values: [1]}`.
+fn ns_pids(node: &Node, sink: &mut Sink) -> Option<NsPids> {
+    let f = Fields::new(node, &["operator", "values"], sink, "nsPids")?;
+    let negate = match f
+        .require("operator", sink, "nsPids")?
+        .str(sink, "operator")?
+    {
+        "In" => false,
+        "NotIn" => true,
+        other => {
+            let pos = f.get("operator").map_or(node.pos, |n| n.pos);
+            sink.error(
+                pos,
+                format!("nsPids operator \"{other}\": expected In or NotIn"),
+            );
+            return None;
+        }
+    };
+    let list = f.require("values", sink, "nsPids")?;
+    let items = list.seq(sink, "values")?;
+    if items.is_empty() || items.len() > NsPids::MAX {
+        sink.error(
+            list.pos,
+            format!("nsPids values: list 1 to {} pids", NsPids::MAX),
+        );
+        return None;
+    }
+    let mut values = Vec::new();
+    for n in items {
+        let v = n.int(sink, "values")?;
+        match u32::try_from(v) {
+            Ok(p) if p > 0 && p < 1 << 22 => values.push(p),
+            _ => {
+                sink.error(
+                    n.pos,
+                    format!("pid {v} is out of range (1..={})", (1 << 22) - 1),
+                );
+                return None;
+            }
+        }
+    }
+    Some(NsPids { negate, values })
 }
 
 fn destinations(node: &Node, sink: &mut Sink) -> Vec<Destination> {

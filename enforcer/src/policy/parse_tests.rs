@@ -112,7 +112,7 @@ fn unknown_keys_at_every_level() {
     let e = errors(&with_rule(
         "    - operations: [read]\n      action: deny\n      path: {prefix: [/etc/]}\n",
     ));
-    assert_eq!(e, ["p.yaml:9:7: error: unknown key \"path\" in a rule (did you mean \"paths\"? expected one of: name, operations, paths, binaries, uids, destinations, action)"]);
+    assert_eq!(e, ["p.yaml:9:7: error: unknown key \"path\" in a rule (did you mean \"paths\"? expected one of: name, operations, paths, binaries, uids, nsPids, destinations, action)"]);
     let e = errors(&with_rule(
         "    - operations: [read]\n      action: deny\n      paths: {prefixes: [/etc/]}\n",
     ));
@@ -349,5 +349,24 @@ fn a_file_that_is_not_utf8_is_refused_at_the_bad_byte() {
             "{}:3:12: error: byte 0xe9 is not valid UTF-8: policy files must be UTF-8 text",
             path.display()
         )
+    );
+}
+
+#[test]
+fn ns_pids() {
+    let p = parse_policy_str(
+        &with_rule("    - operations: [unlink]\n      nsPids: {operator: In, values: [1]}\n      action: deny\n"),
+        "p.yaml",
+    )
+    .unwrap();
+    let n = p.rules[0].ns_pids.as_ref().unwrap();
+    assert!(!n.negate);
+    assert_eq!(n.values, [1]);
+    assert_eq!(
+        errors(&with_rule("    - operations: [connect]\n      nsPids: {operator: Not, values: [0]}\n      action: deny\n")),
+        [
+            "p.yaml:8:7: error: \"nsPids\" does not apply to connect (the cgroup socket programs cannot see the process's pid namespace); put connect in a rule of its own",
+            "p.yaml:8:26: error: nsPids operator \"Not\": expected In or NotIn",
+        ]
     );
 }

@@ -74,6 +74,15 @@ fn write_policy(s: &mut String, p: &Policy) -> std::fmt::Result {
             let uids: Vec<String> = r.uids.iter().map(u32::to_string).collect();
             writeln!(s, "      uids: [{}]", uids.join(", "))?;
         }
+        if let Some(n) = &r.ns_pids {
+            let pids: Vec<String> = n.values.iter().map(u32::to_string).collect();
+            let op = if n.negate { "NotIn" } else { "In" };
+            writeln!(
+                s,
+                "      nsPids: {{operator: {op}, values: [{}]}}",
+                pids.join(", ")
+            )?;
+        }
         if !r.destinations.is_empty() {
             let d: Vec<String> = r.destinations.iter().map(destination).collect();
             writeln!(s, "      destinations: {}", flow(&d))?;

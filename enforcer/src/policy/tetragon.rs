@@ -25,7 +25,7 @@
 
 use super::{
     error::{expected_one_of, PolicyErrors, Pos, Sink},
-    model::{Action, Destination, Mode, Operation, PathMatch, Policy, Rule, Selector},
+    model::{Action, Destination, Mode, NsPids, Operation, PathMatch, Policy, Rule, Selector},
     parse,
     yaml::{self, Fields, Node, Scalar},
 };
@@ -719,6 +719,7 @@ fn plain_rule(name: String, operations: Vec<Operation>, action: Action) -> Rule 
         paths: PathMatch::default(),
         binaries: PathMatch::default(),
         uids: Vec::new(),
+        ns_pids: None,
         destinations: Vec::new(),
         action,
     }
@@ -821,7 +822,6 @@ fn selector(
         return;
     };
     let untranslatable: &[(&str, &str)] = &[
-        ("matchPIDs", "palisade rules do not match process ids (they are reused and differ per pid namespace); scope the policy with podSelector or containerSelector"),
         ("matchData", "matchData has no palisade equivalent"),
         ("matchReturnArgs", "palisade decides before the operation, so there is no return value to match"),
         ("matchReturnActions", "palisade decides before the operation, so there is no return value to act on"),
@@ -861,6 +861,17 @@ fn selector(
             match_binaries(m, &mut filt, sink);
         }
     }
+    let ns_pids = match f.get("matchPIDs").and_then(|m| m.seq(sink, "matchPIDs")) {
+        Some(list) if list.len() > 1 => {
+            sink.error(
+                list[1].pos,
+                "palisade translates one matchPIDs entry per selector (write another selector)",
+            );
+            None
+        }
+        Some(list) => list.first().and_then(|m| match_pids(m, hk, sink)),
+        None => None,
+    };
     let action = match f.get("matchActions") {
         None => Some(Action::Audit),
         Some(a) => actions(a, sink),
@@ -912,6 +923,7 @@ fn selector(
         paths: filt.paths.clone(),
         binaries: filt.binaries.clone(),
         uids: Vec::new(),
+        ns_pids,
         destinations: destinations(&filt.addrs, &filt.ports),
         action,
     };
@@ -1229,6 +1241,64 @@ fn path_values(
     } else if kept == 0 {
         filt.never = true;
     }
+}
+
+/// A matchPIDs entry -> `nsPids`. Only namespace pids translate: host pids are reused and unknown
+/// when a policy is written, and a rule cannot follow a process's descendants.
+fn match_pids(node: &Node, hk: &Hook, sink: &mut Sink) -> Option<NsPids> {
+    let f = Fields::new(
+        node,
+        &["operator", "values", "isNamespacePID", "followForks"],
+        sink,
+        "a matchPIDs entry",
+    )?;
+    let before = sink.error_count();
+    match f.get("isNamespacePID") {
+        Some(n) if n.bool(sink, "isNamespacePID") == Some(true) => {}
+        Some(n) => sink.error(n.pos, "matchPIDs with host pids cannot be translated: host pids are reused and not known when the policy is written; with isNamespacePID: true the values are pids in the process's own pid namespace (1 = a container's init), which palisade matches"),
+        None => sink.error(node.pos, "matchPIDs without isNamespacePID: true cannot be translated: host pids are reused and not known when the policy is written (isNamespacePID: true matches pids in the process's own pid namespace, 1 = a container's init)"),
+    }
+    if let Some(n) = f.get("followForks") {
+        if n.bool(sink, "followForks") == Some(true) {
+            sink.error(n.pos, "followForks cannot be translated: palisade matches the acting process's own pid, not its ancestors' (drop followForks, or scope with matchBinaries)");
+        }
+    }
+    if hk.ops.contains(&Op::Connect) {
+        sink.error(node.pos, "matchPIDs on a connect hook cannot be translated: palisade's cgroup socket programs cannot see the process's pid namespace");
+    }
+    let op_node = f.require("operator", sink, "matchPIDs entry")?;
+    let negate = match op_node.str(sink, "operator")? {
+        "In" => false,
+        "NotIn" => true,
+        other => {
+            sink.error(
+                op_node.pos,
+                format!("matchPIDs operator \"{other}\": expected In or NotIn"),
+            );
+            return None;
+        }
+    };
+    let list = f.require("values", sink, "matchPIDs entry")?;
+    let items = list.seq(sink, "values")?;
+    if items.is_empty() || items.len() > NsPids::MAX {
+        sink.error(
+            list.pos,
+            format!("matchPIDs values: Tetragon takes 1 to {} pids", NsPids::MAX),
+        );
+        return None;
+    }
+    let mut values = Vec::new();
+    for n in items {
+        match n.int(sink, "matchPIDs value").map(u32::try_from) {
+            Some(Ok(p)) if p > 0 => values.push(p),
+            Some(_) => sink.error(
+                n.pos,
+                "matchPIDs value: expected a pid (a positive integer)",
+            ),
+            None => {}
+        }
+    }
+    (sink.error_count() == before).then_some(NsPids { negate, values })
 }
 
 fn match_binaries(node: &Node, filt: &mut Filters, sink: &mut Sink) {

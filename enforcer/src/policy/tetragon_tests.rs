@@ -176,7 +176,7 @@ fn untranslatable_constructs_are_located_errors() {
             "tp.yaml:10:11: error: call \"sys_write\" cannot be translated (palisade enforces at security hooks only; hook the security_* function that guards this operation)",
             "tp.yaml:13:14: error: syscall: true does not fit security_path_unlink, a kernel function (write syscall: false)",
             "tp.yaml:14:29: error: security_path_unlink argument 0 is the parent directory; type \"file\" does not fit (expected one of: path)",
-            "tp.yaml:19:7: error: matchPIDs cannot be translated: palisade rules do not match process ids (they are reused and differ per pid namespace); scope the policy with podSelector or containerSelector",
+            "tp.yaml:19:19: error: matchPIDs without isNamespacePID: true cannot be translated: host pids are reused and not known when the policy is written (isNamespacePID: true matches pids in the process's own pid namespace, 1 = a container's init)",
             "tp.yaml:20:7: error: unknown key \"matchArg\" in a selector (did you mean \"matchArgs\"? expected one of: label, matchArgs, matchBinaries, matchActions, matchPIDs, matchData, matchReturnArgs, matchReturnActions, matchParentBinaries, matchNamespaces, matchNamespaceChanges, matchCapabilities, matchCapabilityChanges, matchWorkloads, macros)",
             "tp.yaml:21:27: error: matchArgs index 2 is not declared in the hook's args (Tetragon only matches captured arguments)",
             "tp.yaml:24:30: error: a second path filter in one selector (first at line 23): Tetragon ANDs them, palisade path matchers are alternatives; split the selector",
@@ -224,4 +224,47 @@ fn header_errors() {
             "tp.yaml:4:7: error: no kprobes or lsmhooks: nothing to translate",
         ]
     );
+}
+
+#[test]
+fn namespace_pids_translate() {
+    let src = tp("  kprobes:\n  - call: security_path_unlink\n    syscall: false\n    args: [{index: 0, type: path}]\n    selectors:\n    - matchPIDs: [{operator: NotIn, isNamespacePID: true, values: [1]}]\n      matchArgs: [{index: 0, operator: Prefix, values: [/etc]}]\n      matchActions: [{action: Override, argError: -1}]\n");
+    let p = import_tracing_policy_str(&src, "tp.yaml")
+        .unwrap()
+        .remove(0);
+    let n = p.rules[0].ns_pids.as_ref().expect("nsPids");
+    assert!(n.negate);
+    assert_eq!(n.values, [1]);
+    assert_eq!(p.rules[0].action, Action::Deny);
+    // and back out as palisade YAML that parses to the same rule
+    let yaml = super::render::to_yaml(&p);
+    assert!(
+        yaml.contains("nsPids: {operator: NotIn, values: [1]}"),
+        "{yaml}"
+    );
+    let again = parse_documents_str(&yaml, "r.yaml").unwrap();
+    assert_eq!(
+        again.documents[0].policy.rules[0].ns_pids,
+        p.rules[0].ns_pids
+    );
+}
+
+#[test]
+fn host_pids_forks_and_connect_hooks_are_refused() {
+    let src = tp("  kprobes:\n  - call: security_file_open\n    syscall: false\n    selectors:\n    - matchPIDs: [{operator: In, isNamespacePID: false, values: [1]}]\n    - matchPIDs: [{operator: NotIn, isNamespacePID: true, followForks: true, values: [1]}]\n    - matchPIDs: [{operator: Equal, isNamespacePID: true, values: [1]}]\n    - matchPIDs: [{operator: In, isNamespacePID: true, values: [0, 1, 2, 3, 4]}]\n  - call: security_socket_connect\n    syscall: false\n    selectors:\n    - matchPIDs: [{operator: In, isNamespacePID: true, values: [1]}]\n");
+    let e = errors(&src);
+    let want = [
+        "tp.yaml:10:50: error: matchPIDs with host pids cannot be translated",
+        "tp.yaml:11:72: error: followForks cannot be translated",
+        "tp.yaml:12:30: error: matchPIDs operator \"Equal\": expected In or NotIn",
+        "tp.yaml:13:64: error: matchPIDs values: Tetragon takes 1 to 4 pids",
+        "tp.yaml:17:19: error: matchPIDs on a connect hook cannot be translated",
+    ];
+    assert_eq!(e.len(), want.len(), "{e:#?}");
+    for (got, want) in e.iter().zip(want) {
+        assert!(
+            got.starts_with(want),
+            "{e:#?}\n  does not start with\n{want}"
+        );
+    }
 }
