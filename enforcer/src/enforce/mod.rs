@@ -730,6 +730,28 @@ impl Enforcer {
     }
 }
 
+/// The `palisade status` line about persistence, from the status JSON's `enforcement` object.
+pub fn persist_status_line(e: &serde_json::Value) -> String {
+    let Some(dir) = e["pinned"].as_str() else {
+        return "persistence     none: enforcement stops with the agent (--bpf-pin-dir none)".into();
+    };
+    let mut s = format!("persistence     pinned under {dir}: enforcement survives agent crash, stop and upgrade");
+    if let Some(a) = e.get("adopted").filter(|a| !a.is_null()) {
+        s += &format!(
+            "\n                enforcement adopted from a previous agent ({} policies, {} cgroups; maps {}",
+            a["policies"], a["cgroups"], a["path"].as_str().unwrap_or("?")
+        );
+        if let Some(r) = a["reason"].as_str() {
+            s += &format!(": {r}");
+        }
+        if a["dropped_cgroups"].as_u64().unwrap_or(0) > 0 {
+            s += &format!("; {} bindings of removed cgroups dropped", a["dropped_cgroups"]);
+        }
+        s += ")";
+    }
+    s
+}
+
 /// The file mechanism a forced rung produces.
 fn forced_mechanism(f: Force) -> Option<&'static str> {
     match f {
