@@ -108,7 +108,10 @@ impl Engine {
         drop(st);
         for h in stale {
             if let Err(e) = self.enforcer.remove(h) {
-                tracing::warn!("removing superseded adopted policy set {}: {e:#}", h.set_id());
+                tracing::warn!(
+                    "removing superseded adopted policy set {}: {e:#}",
+                    h.set_id()
+                );
             }
         }
     }

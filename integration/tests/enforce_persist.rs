@@ -155,7 +155,10 @@ fn connect_stays_denied_across_agent_kill_restart_and_upgrade() -> Result<()> {
     // 1. crash: SIGKILL mid-loop, then BURST attempts while no agent runs
     first.kill()?;
     std::fs::write(d.join("burst"), "")?;
-    wait_file(&d.join(format!("burst-done-{BURST}")), Duration::from_secs(20))?;
+    wait_file(
+        &d.join(format!("burst-done-{BURST}")),
+        Duration::from_secs(20),
+    )?;
     std::thread::sleep(Duration::from_millis(500)); // and the tight loop goes on, unobserved
     let second = Agent::start(&flags)?;
     let a = adopted(&second)?;

@@ -393,8 +393,8 @@ pub(crate) fn load(force: Force, reuse: Option<&Pinned>) -> Result<Loaded> {
         }
     }
     // Nothing for files: still deny connects if the cgroup programs load.
-    let (links, maps, hooks) =
-        try_load(Rung::NetOnly, net, reuse).context("even the maps and cgroup programs fail to load")?;
+    let (links, maps, hooks) = try_load(Rung::NetOnly, net, reuse)
+        .context("even the maps and cgroup programs fail to load")?;
     tracing::error!(
         "no file enforcement mechanism loads on this kernel: {}",
         notes.join("; ")

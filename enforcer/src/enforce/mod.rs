@@ -154,8 +154,9 @@ impl Enforcer {
             .map(|d| persist::PinLayout::new(d.join("enforce")));
         let mut old = None;
         if let Some(p) = &pins {
-            p.recover()
-                .with_context(|| format!("recovering pinned enforcement under {}", p.root.display()))?;
+            p.recover().with_context(|| {
+                format!("recovering pinned enforcement under {}", p.root.display())
+            })?;
             old = p.open().with_context(|| {
                 format!(
                     "reading the pinned enforcement state under {} (it stays attached; remove that directory to drop it)",
@@ -234,6 +235,12 @@ impl Enforcer {
                 .context("pinning enforcement")?;
             p.commit(!reuse).context("replacing the previous pins")?;
             e.mechanisms.pinned = Some(p.root.clone());
+            if let (Some(o), false) = (&old, reuse) {
+                // the old programs are detached now (their pins are gone): their counters are
+                // final once hooks already running have finished
+                std::thread::sleep(GRACE);
+                e.carried = decision::counters(o.map("pal_enf_stats")).unwrap_or_default();
+            }
             if old.is_some() && !reuse {
                 // cgroups created while both generations ran may have inherited only in the old
                 // maps: write every binding (and its descendants) once more
@@ -272,11 +279,17 @@ impl Enforcer {
             let mut compiled = match compile::compile(&policy, set) {
                 Ok(c) => c,
                 Err(e) => {
-                    tracing::error!("pinned policy {} (set {set}) does not compile: {e}", rec.name);
+                    tracing::error!(
+                        "pinned policy {} (set {set}) does not compile: {e}",
+                        rec.name
+                    );
                     continue;
                 }
             };
-            if old_sets.lookup(&set.to_ne_bytes(), MapFlags::ANY)?.is_none() {
+            if old_sets
+                .lookup(&set.to_ne_bytes(), MapFlags::ANY)?
+                .is_none()
+            {
                 // the previous agent died while writing it (or removing it): nothing names it
                 if reuse {
                     self.delete(set, &compiled);
@@ -419,7 +432,6 @@ impl Enforcer {
                 }
             }
             self.old_decisions = Some(MapHandle::try_from(old.map("pal_decisions"))?);
-            self.carried = decision::counters(old.map("pal_enf_stats")).unwrap_or_default();
         }
         let policies = st.applied.len();
         let cgroups = st.bindings.len();
@@ -733,9 +745,12 @@ impl Enforcer {
 /// The `palisade status` line about persistence, from the status JSON's `enforcement` object.
 pub fn persist_status_line(e: &serde_json::Value) -> String {
     let Some(dir) = e["pinned"].as_str() else {
-        return "persistence     none: enforcement stops with the agent (--bpf-pin-dir none)".into();
+        return "persistence     none: enforcement stops with the agent (--bpf-pin-dir none)"
+            .into();
     };
-    let mut s = format!("persistence     pinned under {dir}: enforcement survives agent crash, stop and upgrade");
+    let mut s = format!(
+        "persistence     pinned under {dir}: enforcement survives agent crash, stop and upgrade"
+    );
     if let Some(a) = e.get("adopted").filter(|a| !a.is_null()) {
         s += &format!(
             "\n                enforcement adopted from a previous agent ({} policies, {} cgroups; maps {}",
@@ -745,7 +760,10 @@ pub fn persist_status_line(e: &serde_json::Value) -> String {
             s += &format!(": {r}");
         }
         if a["dropped_cgroups"].as_u64().unwrap_or(0) > 0 {
-            s += &format!("; {} bindings of removed cgroups dropped", a["dropped_cgroups"]);
+            s += &format!(
+                "; {} bindings of removed cgroups dropped",
+                a["dropped_cgroups"]
+            );
         }
         s += ")";
     }

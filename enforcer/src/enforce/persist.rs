@@ -259,8 +259,15 @@ pub(crate) fn create_meta() -> Result<MapHandle> {
         map_flags: libbpf_rs::libbpf_sys::BPF_F_NO_PREALLOC,
         ..Default::default()
     };
-    MapHandle::create(MapType::Hash, Some(META), 8, CHUNK as u32, META_ENTRIES, &opts)
-        .context("creating the enforcement metadata map")
+    MapHandle::create(
+        MapType::Hash,
+        Some(META),
+        8,
+        CHUNK as u32,
+        META_ENTRIES,
+        &opts,
+    )
+    .context("creating the enforcement metadata map")
 }
 
 fn key(set: u32, chunk: u32) -> [u8; 8] {
@@ -310,8 +317,8 @@ pub(crate) fn read_records(meta: &MapHandle) -> Result<BTreeMap<u32, Vec<u8>>> {
         let Some(v) = meta.lookup(&k, MapFlags::ANY)? else {
             continue;
         };
-        let len = (u32::from_ne_bytes(v[..4].try_into().unwrap_or_default()) as usize)
-            .min(CHUNK - 4);
+        let len =
+            (u32::from_ne_bytes(v[..4].try_into().unwrap_or_default()) as usize).min(CHUNK - 4);
         chunks.insert(
             (u32::from_ne_bytes(s), u32::from_ne_bytes(c)),
             v[4..4 + len].to_vec(),
