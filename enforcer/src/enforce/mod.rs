@@ -231,10 +231,24 @@ impl Enforcer {
             if let Some(m) = &e.meta {
                 maps.push((persist::META, m));
             }
-            p.pin_new(&mut e.links, (!reuse).then_some(&maps[..]))
-                .context("pinning enforcement")?;
-            p.commit(!reuse).context("replacing the previous pins")?;
-            e.mechanisms.pinned = Some(p.root.clone());
+            let pinned = p
+                .pin_new(&mut e.links, (!reuse).then_some(&maps[..]))
+                .context("pinning enforcement")
+                .and_then(|()| p.commit(!reuse).context("replacing the previous pins"));
+            match pinned {
+                Ok(()) => e.mechanisms.pinned = Some(p.root.clone()),
+                // with nothing to take over, enforcing only while the agent runs beats not
+                // enforcing (e.g. a kernel whose tracepoint links cannot be pinned)
+                Err(err) if old.is_none() => {
+                    tracing::error!("enforcement is not pinned and ends with the agent: {err:#}");
+                    e.mechanisms
+                        .notes
+                        .push(format!("not pinned (ends with the agent): {err:#}"));
+                    p.discard_new();
+                }
+                // the previous agent's pins stay attached and keep enforcing
+                Err(err) => return Err(err),
+            }
             if let (Some(o), false) = (&old, reuse) {
                 // the old programs are detached now (their pins are gone): their counters are
                 // final once hooks already running have finished

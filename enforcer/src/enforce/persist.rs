@@ -93,7 +93,12 @@ impl PinLayout {
     pub fn recover(&self) -> Result<()> {
         let (maps, maps_new) = (self.dir("maps"), self.dir("maps_new"));
         let (links, links_new) = (self.dir("links"), self.dir("links_new"));
-        if !maps.exists() && maps_new.exists() {
+        // maps_new is complete once every map is pinned in it (pinned before any rename)
+        let complete = PERSISTENT
+            .iter()
+            .chain([&META])
+            .all(|m| maps_new.join(m).exists());
+        if !maps.exists() && maps_new.exists() && complete {
             tracing::info!("finishing an interrupted switch of pinned enforcement maps");
             fs::rename(&maps_new, &maps).context("renaming maps_new")?;
             if links_new.exists() {
@@ -113,6 +118,12 @@ impl PinLayout {
         remove_pins(&self.dir("links_old"))?;
         remove_pins(&self.dir("maps_old"))?;
         Ok(())
+    }
+
+    /// Drops what [`Self::pin_new`] pinned (this agent's fds keep its objects alive).
+    pub fn discard_new(&self) {
+        let _ = remove_pins(&self.dir("maps_new"));
+        let _ = remove_pins(&self.dir("links_new"));
     }
 
     /// The pinned state, if a previous agent left one.
