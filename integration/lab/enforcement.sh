@@ -81,8 +81,8 @@ agent_persist() {
   kill -9 "$(cat "$T/agent-pid")"
   dead_from=$(wc -l < "$T/rm-err")
   wait_rms 50
-  dead_rms=$(( $(wc -l < "$T/rm-err") - dead_from ))
   start_agent 2 || why="$why second agent did not start: $(tail -n 3 "$T/agent-log2" | tr '\n' ' ');"
+  dead_rms=$(( $(wc -l < "$T/rm-err") - dead_from )) # until the second agent answered
   wait_rms 20
   touch "$T/stop"
   wait "$attacker"

@@ -395,3 +395,32 @@ pub(crate) fn live_cgroups(root: Option<&Path>) -> Result<HashSet<u64>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Needs root (creates a BPF map), as the rest of CI does.
+    #[test]
+    fn records_round_trip_across_chunks_and_half_written_ones_are_ignored() {
+        let meta = create_meta().expect("creating a BPF hash map needs root");
+        let long: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        write_record(&meta, 7, &long).unwrap();
+        write_record(&meta, 8, b"short").unwrap();
+        write_header(&meta, "bpf_lsm").unwrap();
+        let r = read_records(&meta).unwrap();
+        assert_eq!(r[&7], long);
+        assert_eq!(r[&8], b"short");
+        // shrinking a record drops its old tail
+        write_record(&meta, 7, b"now short").unwrap();
+        assert_eq!(read_records(&meta).unwrap()[&7], b"now short");
+        // a record whose first chunk is missing (killed mid-write) is not returned
+        write_record(&meta, 9, &long).unwrap();
+        meta.delete(&key(9, 0)).unwrap();
+        assert!(!read_records(&meta).unwrap().contains_key(&9));
+        delete_record(&meta, 8);
+        assert!(!read_records(&meta).unwrap().contains_key(&8));
+        let h: Header = serde_json::from_slice(&read_records(&meta).unwrap()[&HEADER_SET]).unwrap();
+        assert_eq!(h.mechanism, "bpf_lsm");
+    }
+}
