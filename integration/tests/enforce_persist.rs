@@ -207,6 +207,13 @@ fn connect_stays_denied_across_agent_kill_restart_and_upgrade() -> Result<()> {
         BURST,
         "the previous ring buffer is drained on the migrate path"
     );
+    // the adopted binding is known by name: deleting its policy is refused, not half-done
+    let del = third.cli(&["policy", "delete", "persist-deny"]);
+    assert!(
+        del.as_ref()
+            .is_err_and(|e| e.to_string().contains("bound to 1 running cgroup")),
+        "deleting a policy bound to an adopted cgroup: {del:?}"
+    );
     let before = decisions_to(&third, port)?;
     assert!(
         wait_decisions(&third, port, before + 50)? >= before + 50,
