@@ -247,7 +247,10 @@ impl Enforcer {
                     p.discard_new();
                 }
                 // the previous agent's pins stay attached and keep enforcing
-                Err(err) => return Err(err),
+                Err(err) => {
+                    p.discard_new();
+                    return Err(err);
+                }
             }
             if let (Some(o), false) = (&old, reuse) {
                 // the old programs are detached now (their pins are gone): their counters are
