@@ -132,20 +132,33 @@ fn connect_stays_denied_across_agent_kill_restart_and_upgrade() -> Result<()> {
     cmd.args(["-c", &script]).stdout(Stdio::piped());
     cg.enter_before_exec(&mut cmd);
     let mut attacker = Reaper(cmd.spawn().context("starting the attacker")?);
-    let state = format!(
-        r#"{{"ociVersion":"1.0.2","id":"persist","status":"creating","pid":{},"bundle":"{}","annotations":{{"palisade.dev/policies":"persist-deny"}}}}"#,
-        attacker.0.id(),
-        d.display()
-    );
-    let mut hook = Command::new(palisade_bin()?)
-        .arg("--socket")
-        .arg(&first.socket)
-        .arg("oci-hook")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()?;
-    std::io::Write::write_all(&mut hook.stdin.take().context("stdin")?, state.as_bytes())?;
-    assert!(hook.wait()?.success(), "oci-hook registration refused");
+    let register = |id: &str, pid: u32| -> Result<()> {
+        let state = format!(
+            r#"{{"ociVersion":"1.0.2","id":"{id}","status":"creating","pid":{pid},"bundle":"{}","annotations":{{"palisade.dev/policies":"persist-deny"}}}}"#,
+            d.display()
+        );
+        let mut hook = Command::new(palisade_bin()?)
+            .arg("--socket")
+            .arg(&first.socket)
+            .arg("oci-hook")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()?;
+        std::io::Write::write_all(&mut hook.stdin.take().context("stdin")?, state.as_bytes())?;
+        assert!(
+            hook.wait()?.success(),
+            "oci-hook registration of {id} refused"
+        );
+        Ok(())
+    };
+    register("persist", attacker.0.id())?;
+    // a second bound cgroup that is gone by the time the next agent starts
+    let gone = Cgroup::new("persist-gone")?;
+    let mut sleeper = Command::new("sleep");
+    sleeper.arg("60");
+    gone.enter_before_exec(&mut sleeper);
+    let sleeper = Reaper(sleeper.spawn()?);
+    register("persist-gone", sleeper.0.id())?;
     std::fs::write(d.join("go"), "")?;
     assert!(
         wait_decisions(&first, port, 50)? >= 50,
@@ -154,6 +167,8 @@ fn connect_stays_denied_across_agent_kill_restart_and_upgrade() -> Result<()> {
 
     // 1. crash: SIGKILL mid-loop, then BURST attempts while no agent runs
     first.kill()?;
+    drop(sleeper);
+    drop(gone);
     std::fs::write(d.join("burst"), "")?;
     wait_file(
         &d.join(format!("burst-done-{BURST}")),
@@ -164,6 +179,7 @@ fn connect_stays_denied_across_agent_kill_restart_and_upgrade() -> Result<()> {
     let a = adopted(&second)?;
     assert_eq!(a["policies"], 1, "adopted: {a}");
     assert_eq!(a["cgroups"], 1, "adopted: {a}");
+    assert_eq!(a["dropped_cgroups"], 1, "adopted: {a}");
     assert_eq!(a["path"], "reused", "adopted: {a}");
     let text = second.cli(&["status"])?;
     assert!(
