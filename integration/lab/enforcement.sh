@@ -2,6 +2,7 @@
 # Enforcement tests, run as root INSIDE the kernel lab guest (busybox sh), from /lab:
 #
 #   /lab/enforcement.sh [--expect-mechanism bpf_lsm|fmod_ret] [--skip-suite] [--only-persist]
+#                       [--persist-migrate]
 #
 # /lab must hold policies/ (protect-etc, bypass-suite, bypass-suite-kill, deny-connect .yaml), bypass and
 # run-suite.sh (integration/bypass); integration/lab/run.sh assembles that and boots the lab.
@@ -10,12 +11,13 @@
 set -u
 LAB=$(cd "$(dirname "$0")" && pwd)
 POL=$LAB/policies
-MECH=bpf_lsm SUITE=1 ONLY_PERSIST=0
+MECH=bpf_lsm SUITE=1 ONLY_PERSIST=0 PERSIST_MIGRATE=0
 while [ $# -gt 0 ]; do
   case $1 in
     --expect-mechanism) MECH=$2; shift 2 ;;
     --skip-suite) SUITE=0; shift ;;
     --only-persist) ONLY_PERSIST=1; shift ;;
+    --persist-migrate) PERSIST_MIGRATE=1; shift ;; # also a third agent through the upgrade path
     *) echo "enforcement.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -84,9 +86,20 @@ agent_persist() {
   start_agent 2 || why="$why second agent did not start: $(tail -n 3 "$T/agent-log2" | tr '\n' ' ');"
   dead_rms=$(( $(wc -l < "$T/rm-err") - dead_from )) # until the second agent answered
   wait_rms 20
+  palisade --socket "$SOCK" status > "$T/agent-status2.txt" 2>&1
+  migrated=''
+  if [ "$PERSIST_MIGRATE" = 1 ]; then
+    # the upgrade path: fresh maps, policies and bindings re-written, old programs dropped last
+    kill -9 "$(cat "$T/agent-pid")"
+    wait_rms 20
+    PALISADE_ENFORCE_MIGRATE=1 start_agent 3 || why="$why third agent did not start: $(tail -n 3 "$T/agent-log3" | tr '\n' ' ');"
+    wait_rms 20
+    migrated=$(tr -d ' \n' < "$T/agent-status3" | grep -o '"adopted":{[^}]*}')
+    case $migrated in *'"path":"migrated"'*'"policies":1'*) ;; *) why="$why third agent did not migrate ($migrated);" ;; esac
+    migrated=", then $migrated"
+  fi
   touch "$T/stop"
   wait "$attacker"
-  palisade --socket "$SOCK" status > "$T/agent-status2.txt" 2>&1
   kill "$(cat "$T/agent-pid")" 2> /dev/null
   sleep 1
   attempts=$(sed -n 's/.*attempts=\([0-9]*\).*/\1/p' "$T/rm-out")
@@ -101,7 +114,7 @@ agent_persist() {
   has "$T/agent-status2.txt" 'adopted from a previous agent' || why="$why status text lacks the adoption;"
   [ "$dead_decisions" -gt 0 ] || why="$why no /etc/shadow decision reached the second agent;"
   if [ -z "$why" ]; then
-    row agent-killed-enforcement-stays PASS "$attempts rm, all EPERM ($dead_rms while no agent ran), shadow intact, $adopted, $dead_decisions decisions exported by the second agent"
+    row agent-killed-enforcement-stays PASS "$attempts rm, all EPERM ($dead_rms while no agent ran), shadow intact, $adopted, $dead_decisions decisions exported by the second agent$migrated"
   else
     row agent-killed-enforcement-stays FAIL "$why"
   fi
