@@ -2,6 +2,7 @@
 # Remove what install/install.sh put on this node and put back what it replaced, as root.
 #
 #   uninstall.sh [--state-dir /var/lib/palisade/install] [--purge] [--restart-containerd]
+#                [--bpf-pin-dir DIR]
 #
 # Everything comes from the manifest install.sh wrote in STATE_DIR, so pass the same --state-dir.
 #  - containerd config: restored byte for byte (with its mode and owner) from the original kept at
@@ -11,16 +12,20 @@
 #    edited are kept (and named) unless --purge.
 #  - directories install created: removed when empty.
 #  - the unit is stopped and disabled first when systemd runs.
+#  - pinned BPF programs and maps (enforcement and the process sensor outlive the agent by design)
+#    are removed from the kernel: the installed config's bpf_pin_dir, else --bpf-pin-dir, else
+#    /sys/fs/bpf/palisade.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 STATE_DIR=/var/lib/palisade/install
-PURGE=0 RESTART_CTRD=0
+PURGE=0 RESTART_CTRD=0 PIN_DIR=/sys/fs/bpf/palisade
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --state-dir) [ -n "${2:-}" ] || usage; STATE_DIR=$2; shift ;;
     --purge) PURGE=1 ;;
     --restart-containerd) RESTART_CTRD=1 ;;
+    --bpf-pin-dir) [ -n "${2:-}" ] || usage; PIN_DIR=$2; shift ;;
     -h|--help) usage 0 ;;
     *) echo "uninstall.sh: unknown argument '$1'" >&2; usage ;;
   esac
@@ -53,6 +58,24 @@ for unit in "${!M_FILE[@]}"; do
     say "systemd is not running here: stop a hand-started agent yourself"
   fi
 done
+
+# --- pinned BPF state: stays attached after the agent stops (restart, upgrade) until removed here
+for f in "${!M_CONF[@]}"; do
+  [ -f "$f" ] || continue
+  v=$(sed -n 's/^[[:space:]]*bpf_pin_dir[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$f" | tail -n 1)
+  [ -z "$v" ] || PIN_DIR=$v
+done
+case $PIN_DIR in
+  none) say "bpf_pin_dir is none: nothing pinned" ;;
+  /sys/fs/bpf/?*)
+    if [ -d "$PIN_DIR" ]; then
+      rm -rf -- "$PIN_DIR"
+      say "removed pinned BPF programs and maps under $PIN_DIR: enforcement and observation stop now"
+    else
+      say "no pinned BPF state at $PIN_DIR"
+    fi ;;
+  *) say "kept $PIN_DIR: not under /sys/fs/bpf, remove it yourself if it holds palisade's pins" ;;
+esac
 
 # --- containerd config
 if [ -n "$M_CTRD_PATH" ]; then

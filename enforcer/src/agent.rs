@@ -364,7 +364,14 @@ pub fn hostname() -> String {
 /// Loads the enforcer and the policy directory. Enforcement that cannot load is reported (status,
 /// log) and the agent still observes; a broken policy directory is an error at start-up.
 fn load_engine(opts: &AgentOptions) -> (Option<crate::engine::Engine>, Option<String>) {
-    let enforcer = match crate::enforce::Enforcer::load(crate::enforce::Options::default()) {
+    let enforce_opts = crate::enforce::Options {
+        // enforcement outlives the agent (crash, restart, upgrade) next to the process sensor
+        pin_dir: opts.pin_dir.clone(),
+        // hidden test knob: take pinned state over through the upgrade (migrate) path
+        force_migrate: std::env::var_os("PALISADE_ENFORCE_MIGRATE").is_some_and(|v| v == "1"),
+        ..Default::default()
+    };
+    let enforcer = match crate::enforce::Enforcer::load(enforce_opts) {
         Ok(e) => e,
         Err(e) => {
             tracing::error!("enforcement unavailable: {e:#}");

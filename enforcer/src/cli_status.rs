@@ -116,6 +116,8 @@ fn render_text(s: &Value) -> String {
             line(format!("  note: {n}"));
         }
         line(format!("policies        {}", s["policies"]));
+        // enforcement persistence (pinned under the pin dir, adopted across agent restarts)
+        line(crate::enforce::persist_status_line(e));
         if let Some(c) = s.get("enforcement_counters").filter(|c| !c.is_null()) {
             line(format!("decisions       {c}"));
         }

@@ -57,10 +57,62 @@ impl Engine {
     /// Wraps a loaded enforcer; `dirs` are searched (then the built-in library) for policy names
     /// that annotations ask for and the agent does not hold yet.
     pub fn new(enforcer: Enforcer, dirs: Vec<PathBuf>) -> Self {
-        Self {
+        let engine = Self {
             enforcer,
             dirs,
             state: Mutex::new(EngineState::default()),
+        };
+        engine.take_over_adopted();
+        engine
+    }
+
+    /// Rebuilds policies by name and bindings by cgroup from what the enforcer adopted from a
+    /// previous agent. Two sets with one name (an agent killed in the middle of a replacement)
+    /// are resolved to the newest: bindings naming the older are flipped, then it is removed.
+    fn take_over_adopted(&self) {
+        let mut st = self.lock();
+        let mut by_set = std::collections::HashMap::new();
+        let mut stale = Vec::new();
+        // ascending set ids: a later set of the same name is the newer version
+        let mut adopted: Vec<_> = self.enforcer.adopted().to_vec();
+        adopted.sort_by_key(|a| a.handle.set_id());
+        for a in adopted {
+            by_set.insert(a.handle, a.policy.name.clone());
+            let old = st.policies.insert(
+                a.policy.name.clone(),
+                Held {
+                    policy: a.policy,
+                    handle: a.handle,
+                    source: a.source,
+                },
+            );
+            stale.extend(old.map(|o| o.handle));
+        }
+        for b in self.enforcer.adopted_bindings() {
+            let mut names: Vec<String> = Vec::new();
+            for h in &b.handles {
+                if let Some(n) = by_set.get(h) {
+                    if !names.contains(n) {
+                        names.push(n.clone());
+                    }
+                }
+            }
+            let current = Self::handles(&st, &names).unwrap_or_default();
+            if current != b.handles {
+                if let Err(e) = self.enforcer.bind_cgroup(b.cgroup_id, &current, b.mode) {
+                    tracing::error!("re-binding adopted cgroup {}: {e:#}", b.cgroup_id);
+                }
+            }
+            st.bindings.insert(b.cgroup_id, (names, b.mode));
+        }
+        drop(st);
+        for h in stale {
+            if let Err(e) = self.enforcer.remove(h) {
+                tracing::warn!(
+                    "removing superseded adopted policy set {}: {e:#}",
+                    h.set_id()
+                );
+            }
         }
     }
 
@@ -93,7 +145,7 @@ impl Engine {
         let mut st = self.lock();
         let handle = self
             .enforcer
-            .apply(&p)
+            .apply_from(&p, &source)
             .with_context(|| format!("applying policy {}", p.name))?;
         let name = p.name.clone();
         let old = st.policies.insert(

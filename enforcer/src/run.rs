@@ -134,7 +134,11 @@ pub fn run(args: RunArgs) -> Result<i32> {
         "tracepoint" => Force::Tracepoint,
         _ => Force::Auto,
     };
-    let enforcer = Enforcer::load(Options { force })?;
+    let enforcer = Enforcer::load(Options {
+        force,
+        // standalone: nothing outlives `palisade run`
+        ..Default::default()
+    })?;
     let mech = enforcer.mechanisms();
     if !mech.file.prevents() {
         eprintln!(

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Enforcement tests, run as root INSIDE the kernel lab guest (busybox sh), from /lab:
 #
-#   /lab/enforcement.sh [--expect-mechanism bpf_lsm|fmod_ret] [--skip-suite]
+#   /lab/enforcement.sh [--expect-mechanism bpf_lsm|fmod_ret] [--skip-suite] [--only-persist]
+#                       [--persist-migrate]
 #
 # /lab must hold policies/ (protect-etc, bypass-suite, bypass-suite-kill, deny-connect .yaml), bypass and
 # run-suite.sh (integration/bypass); integration/lab/run.sh assembles that and boots the lab.
@@ -10,11 +11,13 @@
 set -u
 LAB=$(cd "$(dirname "$0")" && pwd)
 POL=$LAB/policies
-MECH=bpf_lsm SUITE=1
+MECH=bpf_lsm SUITE=1 ONLY_PERSIST=0 PERSIST_MIGRATE=0
 while [ $# -gt 0 ]; do
   case $1 in
     --expect-mechanism) MECH=$2; shift 2 ;;
     --skip-suite) SUITE=0; shift ;;
+    --only-persist) ONLY_PERSIST=1; shift ;;
+    --persist-migrate) PERSIST_MIGRATE=1; shift ;; # also a third agent through the upgrade path
     *) echo "enforcement.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -36,6 +39,94 @@ has() { grep -q "$2" "$1"; }
 echo "# kernel $(uname -r), LSMs: $(cat /sys/kernel/security/lsm), expected mechanism: $MECH"
 cp -p /etc/shadow "$T/shadow.orig"
 restore_shadow() { cp -p "$T/shadow.orig" /etc/shadow; }
+
+# 9 (run last, or alone with --only-persist). Enforcement outlives the agent: `palisade agent`
+#    with protect-etc bound to a cgroup (registered as an OCI hook would) in which a loop keeps
+#    trying `rm /etc/shadow`; the agent is SIGKILLed mid-loop, the loop goes on, a new agent
+#    starts and adopts the pinned programs and maps. Every rm must fail with EPERM.
+agent_persist() {
+  AP=$T/agent-policies PIN=/sys/fs/bpf/palisade-lab SOCK=$T/agent.sock
+  CG=/sys/fs/cgroup/palisade-persist
+  mkdir -p "$AP" "$CG"
+  cp "$POL/protect-etc.yaml" "$AP/"
+  rm -rf "$PIN"
+  start_agent() { # start_agent N: starts agent N and waits for its API (up to 120 s)
+    palisade --socket "$SOCK" agent --nri-socket none --bpf-pin-dir "$PIN" --policy-dir "$AP" \
+      --export-file "$T/agent-ev$1" > /dev/null 2> "$T/agent-log$1" &
+    echo $! > "$T/agent-pid"
+    n=0
+    until palisade --socket "$SOCK" status -o json > "$T/agent-status$1" 2> /dev/null; do
+      n=$((n + 1)); [ $n -lt 600 ] || return 1; sleep 0.2
+    done
+  }
+  wait_rms() { # wait_rms N: until N more rm attempts were made
+    want=$(( $(wc -l < "$T/rm-err") + $1 )); n=0
+    while [ "$(wc -l < "$T/rm-err")" -lt "$want" ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+  }
+  why=''
+  start_agent 1 || why="$why first agent did not start: $(tail -n 3 "$T/agent-log1" | tr '\n' ' ');"
+  : > "$T/rm-err"
+  sh -c "echo \$\$ > $CG/cgroup.procs; while [ ! -e $T/go ]; do sleep 0.05; done
+    i=0 ok=0
+    while [ ! -e $T/stop ]; do
+      if rm /etc/shadow 2>> $T/rm-err; then ok=\$((ok + 1)); fi
+      i=\$((i + 1))
+    done
+    echo attempts=\$i removed=\$ok > $T/rm-out" &
+  attacker=$!
+  sleep 0.5
+  printf '{"ociVersion":"1.0.2","id":"persist","status":"creating","pid":%s,"bundle":"%s","annotations":{"palisade.dev/policies":"protect-etc"}}' \
+    "$attacker" "$T" | palisade --socket "$SOCK" oci-hook > "$T/hook-out" 2>&1 \
+    || why="$why oci-hook refused: $(cat "$T/hook-out");"
+  touch "$T/go"
+  wait_rms 20
+  kill -9 "$(cat "$T/agent-pid")"
+  dead_from=$(wc -l < "$T/rm-err")
+  wait_rms 50
+  start_agent 2 || why="$why second agent did not start: $(tail -n 3 "$T/agent-log2" | tr '\n' ' ');"
+  dead_rms=$(( $(wc -l < "$T/rm-err") - dead_from )) # until the second agent answered
+  wait_rms 20
+  palisade --socket "$SOCK" status > "$T/agent-status2.txt" 2>&1
+  migrated=''
+  if [ "$PERSIST_MIGRATE" = 1 ]; then
+    # the upgrade path: fresh maps, policies and bindings re-written, old programs dropped last
+    kill -9 "$(cat "$T/agent-pid")"
+    wait_rms 20
+    PALISADE_ENFORCE_MIGRATE=1 start_agent 3 || why="$why third agent did not start: $(tail -n 3 "$T/agent-log3" | tr '\n' ' ');"
+    wait_rms 20
+    migrated=$(tr -d ' \n' < "$T/agent-status3" | grep -o '"adopted":{[^}]*}')
+    case $migrated in *'"path":"migrated"'*'"policies":1'*) ;; *) why="$why third agent did not migrate ($migrated);" ;; esac
+    migrated=", then $migrated"
+  fi
+  touch "$T/stop"
+  wait "$attacker"
+  kill "$(cat "$T/agent-pid")" 2> /dev/null
+  sleep 1
+  attempts=$(sed -n 's/.*attempts=\([0-9]*\).*/\1/p' "$T/rm-out")
+  eperm=$(grep -c 'Operation not permitted' "$T/rm-err")
+  adopted=$(tr -d ' \n' < "$T/agent-status2" | grep -o '"adopted":{[^}]*}')
+  dead_decisions=$(grep -c '"function_name":"security_path_unlink"' "$T/agent-ev2")
+  has "$T/rm-out" 'removed=0' || why="$why an rm succeeded ($(cat "$T/rm-out"));"
+  cmp -s /etc/shadow "$T/shadow.orig" || { why="$why /etc/shadow changed;"; restore_shadow; }
+  [ "${attempts:-0}" -gt 0 ] && [ "$eperm" = "$attempts" ] || why="$why $eperm EPERM for ${attempts:-?} attempts;"
+  [ "$dead_rms" -ge 50 ] || why="$why only $dead_rms attempts while no agent ran;"
+  case $adopted in *'"policies":1'*'"cgroups":1'*|*'"cgroups":1'*'"policies":1'*) ;; *) why="$why status lacks the adoption ($adopted);" ;; esac
+  has "$T/agent-status2.txt" 'adopted from a previous agent' || why="$why status text lacks the adoption;"
+  [ "$dead_decisions" -gt 0 ] || why="$why no /etc/shadow decision reached the second agent;"
+  if [ -z "$why" ]; then
+    row agent-killed-enforcement-stays PASS "$attempts rm, all EPERM ($dead_rms while no agent ran), shadow intact, $adopted, $dead_decisions decisions exported by the second agent$migrated"
+  else
+    row agent-killed-enforcement-stays FAIL "$why"
+  fi
+  rm -rf "$PIN"
+  rmdir "$CG" 2> /dev/null
+}
+if [ "$ONLY_PERSIST" = 1 ]; then
+  agent_persist
+  echo "# $pass passed, $fail failed"
+  [ "$fail" = 0 ]
+  exit
+fi
 
 # 1. The headline: rm /etc/shadow under protect-etc fails with EPERM and changes nothing.
 palisade run --policy "$POL/protect-etc.yaml" --events "$T/ev1" -- rm /etc/shadow 2> "$T/err1"
@@ -137,6 +228,8 @@ if [ "$SUITE" = 1 ]; then
   kill "$(cat "$T/holder" 2>/dev/null)" 2>/dev/null
   wait "$runner"
 fi
+
+agent_persist
 
 echo
 echo "# results ($(uname -r), mechanism $MECH)"

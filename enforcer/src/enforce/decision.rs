@@ -154,31 +154,42 @@ impl Decision {
     }
 }
 
-/// Starts a thread that drains the decisions ring buffer into a channel. It stops when the
+/// Starts a thread that drains the decisions ring buffer (and `old`, a previous agent's ring
+/// buffer still holding records from while no agent ran) into a channel. It stops when the
 /// receiver is dropped.
 pub(crate) fn spawn_reader(
     map: &MapHandle,
+    old: Option<&MapHandle>,
     names: Arc<RwLock<Names>>,
     _file: FileMechanism,
 ) -> Result<tokio::sync::mpsc::Receiver<Decision>> {
     let (tx, rx) = tokio::sync::mpsc::channel(4096);
     let map = MapHandle::try_from(map).context("duplicating decisions ring buffer fd")?;
+    let old = old
+        .map(MapHandle::try_from)
+        .transpose()
+        .context("duplicating the previous decisions ring buffer fd")?;
     std::thread::Builder::new()
         .name("palisade-decisions".into())
         .spawn(move || {
-            let tx2 = tx.clone();
-            let mut b = RingBufferBuilder::new();
-            if let Err(e) = b.add(&map, move |data: &[u8]| {
-                let names = names.read().expect("names");
-                if let Some(d) = Decision::from_record(data, &names) {
-                    if tx2.blocking_send(d).is_err() {
-                        return -1; // receiver gone: stop
+            let handler = |names: Arc<RwLock<Names>>, tx: tokio::sync::mpsc::Sender<Decision>| {
+                move |data: &[u8]| {
+                    let names = names.read().expect("names");
+                    if let Some(d) = Decision::from_record(data, &names) {
+                        if tx.blocking_send(d).is_err() {
+                            return -1; // receiver gone: stop
+                        }
                     }
+                    0
                 }
-                0
-            }) {
-                tracing::error!("decision ring buffer: {e:#}");
-                return;
+            };
+            let mut b = RingBufferBuilder::new();
+            // the previous agent's records first (same set ids, same names)
+            for m in old.iter().chain([&map]) {
+                if let Err(e) = b.add(m, handler(Arc::clone(&names), tx.clone())) {
+                    tracing::error!("decision ring buffer: {e:#}");
+                    return;
+                }
             }
             let rb = match b.build() {
                 Ok(rb) => rb,

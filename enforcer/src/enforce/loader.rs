@@ -8,7 +8,7 @@
 
 use std::fs;
 use std::mem::MaybeUninit;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -16,6 +16,8 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapHandle};
 use palisade_bpf::enforce::{EnforceSkel, EnforceSkelBuilder};
 use serde::Serialize;
+
+use super::persist::Pinned;
 
 /// How file and exec operations are enforced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -63,6 +65,28 @@ pub struct Mechanisms {
     pub notes: Vec<String>,
     /// cgroup2 mount the network programs are attached to.
     pub cgroup2_root: Option<PathBuf>,
+    /// Where the programs and maps are pinned (they outlive the agent); None: they do not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<PathBuf>,
+    /// What was taken over from a previous agent's pinned enforcement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopted: Option<Adoption>,
+}
+
+/// Enforcement taken over from a previous agent (`palisade status`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Adoption {
+    /// Policies adopted.
+    pub policies: usize,
+    /// Cgroups whose bindings were adopted.
+    pub cgroups: usize,
+    /// Bindings dropped because their cgroup no longer exists.
+    pub dropped_cgroups: usize,
+    /// `reused` (the pinned maps were compatible) or `migrated` (re-written into new maps).
+    pub path: &'static str,
+    /// Why the maps were migrated rather than reused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Which rungs to try (tests and the lab force a rung to prove it works).
@@ -79,7 +103,8 @@ pub enum Force {
 
 /// Loaded programs: links keep them attached; map handles outlive the skeleton.
 pub(crate) struct Loaded {
-    pub links: Vec<Link>,
+    /// By program name (the name of its pin).
+    pub links: Vec<(String, Link)>,
     pub maps: Maps,
     pub mechanisms: Mechanisms,
 }
@@ -95,6 +120,23 @@ pub(crate) struct Maps {
     pub decisions: MapHandle,
     pub stats: MapHandle,
     pub setup_tasks: MapHandle,
+}
+
+impl Maps {
+    /// The persistent maps by name (see `persist::PERSISTENT`).
+    pub fn named(&self) -> [(&'static str, &MapHandle); 9] {
+        [
+            ("pal_bindings", &self.bindings),
+            ("pal_sets", &self.sets),
+            ("pal_trie", &self.trie),
+            ("pal_rule_uids", &self.uids),
+            ("pal_aliases", &self.aliases),
+            ("pal_net", &self.net),
+            ("pal_decisions", &self.decisions),
+            ("pal_enf_stats", &self.stats),
+            ("pal_setup_tasks", &self.setup_tasks),
+        ]
+    }
 }
 
 const SECURITYFS: &str = "/sys/kernel/security";
@@ -149,7 +191,9 @@ enum Rung {
     NetOnly,
 }
 
-fn try_load(rung: Rung, net: bool) -> Result<(Vec<Link>, Maps, Vec<String>)> {
+type Attached = (Vec<(String, Link)>, Maps, Vec<String>);
+
+fn try_load(rung: Rung, net: bool, reuse: Option<&Pinned>) -> Result<Attached> {
     let btf = libbpf_rs::btf::Btf::from_vmlinux().context("reading kernel BTF")?;
     if rung == Rung::Tp {
         ensure_tracefs();
@@ -178,6 +222,17 @@ fn try_load(rung: Rung, net: bool) -> Result<(Vec<Link>, Maps, Vec<String>)> {
         prog.set_autoload(load);
         if load {
             wanted.push(name);
+        }
+    }
+    if let Some(p) = reuse {
+        // the previous agent's maps, policies and bindings in place: the new programs enforce
+        // exactly what the old ones did from their first instruction
+        for mut m in open.open_object_mut().maps_mut() {
+            let name = m.name().to_string_lossy().into_owned();
+            if let Some(h) = p.maps.get(name.as_str()) {
+                m.reuse_fd(h.as_fd())
+                    .with_context(|| format!("reusing pinned map {name}"))?;
+            }
         }
     }
     let file_progs = wanted
@@ -255,7 +310,7 @@ fn security_fn(prog_suffix: &str) -> String {
     }
 }
 
-fn attach(skel: &mut EnforceSkel<'_>, net: bool) -> Result<Vec<Link>> {
+fn attach(skel: &mut EnforceSkel<'_>, net: bool) -> Result<Vec<(String, Link)>> {
     let mut links = Vec::new();
     let cg = if net {
         Some(fs::File::open(cgroup2_root()?).context("opening cgroup2 root")?)
@@ -276,13 +331,15 @@ fn attach(skel: &mut EnforceSkel<'_>, net: bool) -> Result<Vec<Link>> {
         } else {
             prog.attach()
         };
-        links.push(link.with_context(|| format!("attaching {name}"))?);
+        let link = link.with_context(|| format!("attaching {name}"))?;
+        links.push((name, link));
     }
     Ok(links)
 }
 
 /// Runs the ladder.
-pub(crate) fn load(force: Force) -> Result<Loaded> {
+/// Runs the ladder; with `reuse`, the programs use those pinned maps instead of new ones.
+pub(crate) fn load(force: Force, reuse: Option<&Pinned>) -> Result<Loaded> {
     // Failed rungs are expected on many kernels: libbpf's own messages (verifier logs included)
     // go to debug logging, and the ladder's outcome is reported in `Mechanisms::notes`.
     libbpf_rs::set_print(Some((
@@ -310,7 +367,7 @@ pub(crate) fn load(force: Force) -> Result<Loaded> {
             notes.push(format!("bpf_lsm: `bpf` is not an active LSM ({lsm_list})"));
             continue;
         }
-        match try_load(*rung, net) {
+        match try_load(*rung, net, reuse) {
             Ok((links, maps, hooks)) => {
                 if !mech.prevents() {
                     tracing::warn!(
@@ -327,6 +384,8 @@ pub(crate) fn load(force: Force) -> Result<Loaded> {
                         hooks,
                         notes,
                         cgroup2_root: root,
+                        pinned: None,
+                        adopted: None,
                     },
                 });
             }
@@ -334,8 +393,8 @@ pub(crate) fn load(force: Force) -> Result<Loaded> {
         }
     }
     // Nothing for files: still deny connects if the cgroup programs load.
-    let (links, maps, hooks) =
-        try_load(Rung::NetOnly, net).context("even the maps and cgroup programs fail to load")?;
+    let (links, maps, hooks) = try_load(Rung::NetOnly, net, reuse)
+        .context("even the maps and cgroup programs fail to load")?;
     tracing::error!(
         "no file enforcement mechanism loads on this kernel: {}",
         notes.join("; ")
@@ -350,6 +409,8 @@ pub(crate) fn load(force: Force) -> Result<Loaded> {
             hooks,
             notes,
             cgroup2_root: root,
+            pinned: None,
+            adopted: None,
         },
     })
 }
