@@ -6,7 +6,8 @@
 #
 # --lsm LIST without `bpf` makes protect.sh expect the fmod_ret mechanism. Needs
 # target/release/palisade and target/release/protect-attack
-# (cargo build --release -p palisade -p palisade-integration --bin palisade --bin protect-attack).
+# (cargo build --release -p palisade -p palisade-integration --bin palisade --bin protect-attack);
+# PALISADE_PROTECT_ATTACK=PATH names another protect-attack binary (the cargo test passes its own).
 # Exit status: protect.sh's (1: a check failed), 2 for a missing prerequisite, or kernel-lab.sh's.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -21,8 +22,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/release
-for b in palisade protect-attack; do
-  [ -x "$TARGET/$b" ] || { echo "protect-run.sh: $TARGET/$b missing: cargo build --release -p palisade -p palisade-integration --bin palisade --bin protect-attack" >&2; exit 2; }
+ATTACK=${PALISADE_PROTECT_ATTACK:-$TARGET/protect-attack}
+for b in "$TARGET/palisade" "$ATTACK"; do
+  [ -x "$b" ] || { echo "protect-run.sh: $b missing: cargo build --release -p palisade -p palisade-integration --bin palisade --bin protect-attack" >&2; exit 2; }
 done
 FILES=$(mktemp -d)
 trap 'rm -rf "$FILES"' EXIT
@@ -30,4 +32,4 @@ mkdir "$FILES/policies"
 cp "$HERE/protect.sh" "$FILES/"
 cp "$ROOT/policies/protect-etc.yaml" "$FILES/policies/"
 exec "$ROOT/integration/kernel-lab.sh" "${LAB_ARGS[@]}" --timeout "$TIMEOUT" --files "$FILES" \
-  --bin "$TARGET/protect-attack" -- "sh /lab/protect.sh --expect-mechanism $MECH"
+  --bin "$ATTACK" -- "sh /lab/protect.sh --expect-mechanism $MECH"
