@@ -7,7 +7,8 @@
  *   bpf_map / bpf_prog   every new fd of a map/prog (BPF_*_GET_FD_BY_ID, BPF_OBJ_GET of a pin)
  *                        is created through security_bpf_map/prog: refused for protected ids.
  *   bpf                  links have no such hook: BPF_LINK_GET_FD_BY_ID of a protected id is
- *                        refused; BPF_LINK_UPDATE/BPF_LINK_DETACH resolve the fd to its link.
+ *                        refused; BPF_LINK_UPDATE/DETACH and the map update/delete/freeze
+ *                        commands resolve their fd to its link or map (an fd that leaked in).
  *   inode_permission     protected bpffs inodes (the pin directory and everything pinned under
  *   inode_unlink/rmdir/  it, identified by device and inode number, so bind mounts change
  *   inode_rename         nothing): no lookup, open, unlink, rename or rmdir.
@@ -178,8 +179,9 @@ static __always_inline int do_bpf_prog(struct bpf_prog *prog)
 	return 0;
 }
 
-/* The link behind fd `fd` of the current task, or 0 when it is not a bpf link. */
-static __always_inline __u32 link_id_of_fd(__u32 fd)
+/* The id of the map (want_link false) or link behind fd `fd` of the current task, 0 when the
+ * fd is not one. */
+static __always_inline __u32 id_of_fd(__u32 fd, bool want_link)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
@@ -189,37 +191,64 @@ static __always_inline __u32 link_id_of_fd(__u32 fd)
 	struct file *f = NULL;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
 		return 0;
-	/* bpf_link_prime() names its anon inode file "bpf_link"; nothing else can forge that name
-	 * together with a private_data pointing at a link */
-	char name[9] = {};
-	const unsigned char *n = BPF_CORE_READ(f, f_path.dentry, d_name.name);
-	if (bpf_probe_read_kernel_str(name, sizeof(name), n) != sizeof(name))
+	/* bpf_map_new_fd() and bpf_link_prime() name their anon inode files "bpf-map" and
+	 * "bpf-link" ("bpf_link" on recent kernels); nothing else can pair those names with a
+	 * private_data pointing at a map or a link */
+	char n[9] = {};
+	const unsigned char *name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+	if (bpf_probe_read_kernel_str(n, sizeof(n), name) < 8)
 		return 0;
-	if (name[0] != 'b' || name[1] != 'p' || name[2] != 'f' || name[3] != '_' || name[4] != 'l' ||
-	    name[5] != 'i' || name[6] != 'n' || name[7] != 'k')
+	void *obj = BPF_CORE_READ(f, private_data);
+	if (want_link) {
+		if (n[0] != 'b' || n[1] != 'p' || n[2] != 'f' || (n[3] != '_' && n[3] != '-') || n[4] != 'l' ||
+		    n[5] != 'i' || n[6] != 'n' || n[7] != 'k' || n[8] != 0)
+			return 0;
+		return BPF_CORE_READ((struct bpf_link *)obj, id);
+	}
+	if (n[0] != 'b' || n[1] != 'p' || n[2] != 'f' || n[3] != '-' || n[4] != 'm' ||
+	    n[5] != 'a' || n[6] != 'p' || n[7] != 0)
 		return 0;
-	struct bpf_link *l = BPF_CORE_READ(f, private_data);
-	return BPF_CORE_READ(l, id);
+	return BPF_CORE_READ((struct bpf_map *)obj, id);
 }
 
+/* Commands that act on an fd the caller already holds (passed in, inherited): refused for
+ * protected links and maps too, in case such an fd ever reaches a container. Reads stay
+ * allowed. */
 static __always_inline int do_bpf(int cmd, union bpf_attr *attr)
 {
-	__u32 id = 0;
+	__u32 id = 0, kind = PK_LINK;
 	switch (cmd) {
 	case BPF_LINK_GET_FD_BY_ID:
 		id = BPF_CORE_READ(attr, link_id);
 		break;
 	case BPF_LINK_UPDATE:
-		id = link_id_of_fd(BPF_CORE_READ(attr, link_update.link_fd));
+		id = id_of_fd(BPF_CORE_READ(attr, link_update.link_fd), true);
 		break;
 	case BPF_LINK_DETACH:
-		id = link_id_of_fd(BPF_CORE_READ(attr, link_detach.link_fd));
+		id = id_of_fd(BPF_CORE_READ(attr, link_detach.link_fd), true);
+		break;
+	case BPF_MAP_UPDATE_ELEM:
+	case BPF_MAP_DELETE_ELEM:
+	case BPF_MAP_LOOKUP_AND_DELETE_ELEM:
+	case BPF_MAP_FREEZE:
+		if (!contained())
+			return 0;
+		kind = PK_MAP;
+		id = id_of_fd(BPF_CORE_READ(attr, map_fd), false);
+		break;
+	case BPF_MAP_UPDATE_BATCH:
+	case BPF_MAP_DELETE_BATCH:
+	case BPF_MAP_LOOKUP_AND_DELETE_BATCH:
+		if (!contained())
+			return 0;
+		kind = PK_MAP;
+		id = id_of_fd(BPF_CORE_READ(attr, batch.map_fd), false);
 		break;
 	default:
 		return 0;
 	}
-	if (id && is_protected(PK_LINK, 0, id) && contained())
-		return refuse(PH_BPF, PK_LINK, id, cmd);
+	if (id && is_protected(kind, 0, id) && contained())
+		return refuse(PH_BPF, kind, id, cmd);
 	return 0;
 }
 

@@ -98,6 +98,15 @@ attack() { # attack NAME UNSHARE-ARGS... -- ATTACK-ARGS...
 }
 attack contained-hostpid-attack -m -- --agent-pid $AGENT
 attack contained-pidns-attack -p -f -m --mount-proc --
+# an fd that leaked into a container: obtained on the host, used after unshare(CLONE_NEWNS)
+protect-attack --status "$T/st.json" --leaked-fds > "$T/leaked.out" 2>&1
+sum=$(grep '^SUMMARY' "$T/leaked.out")
+why=''
+[ -n "$sum" ] || why="attacker failed: $(tail -n 3 "$T/leaked.out" | tr '\n' ';')"
+case $sum in *" succeeded=0 "*) ;; *) why="$why $(grep -E 'DONE' "$T/leaked.out" | head -n 5 | tr '\n' ';')" ;; esac
+bad=$(grep REFUSED "$T/leaked.out" | grep -v 'REFUSED EPERM$' | head -n 3 | tr '\n' ';')
+[ -z "$bad" ] || why="$why refused for another reason than the protection: $bad"
+check contained-leaked-fds "$(grep LEAKED "$T/leaked.out"), $sum" "$why"
 unshare -m -- kill -9 $AGENT 2> "$T/kill.err"
 rc=$?
 check contained-kill-9 "rc=$rc: $(cat "$T/kill.err")" "$([ $rc != 0 ] || echo 'kill -9 succeeded')"

@@ -5,7 +5,8 @@
 //! `unshare -p -f -m --mount-proc`) with `protect-attack`: fds of every palisade map, program
 //! and link by id and by pin, map updates/deletes and link detaches with whatever it got,
 //! unlink/rename of every pin, ptrace, /proc/<agent>/environ, SIGKILL and SIGTERM of the agent,
-//! plus `kill -9`, `rm -rf` and `mv` from busybox. Every attempt must be refused (EPERM/EACCES)
+//! plus `kill -9`, `rm -rf` and `mv` from busybox, and map/link fds obtained on the host and used
+//! after entering a new mount namespace (an fd that leaked into a container). Every attempt must be refused (EPERM/EACCES)
 //! and reported as a `palisade-self-protection` event; the agent must survive with its pins
 //! intact and still enforce protect-etc. Controls: the same attacker from the host namespaces
 //! obtains every fd, and host root can still stop the agent and remove the pins.
@@ -27,6 +28,7 @@ const ROWS: &[&str] = &[
     "control-host-obtains-fds",
     "contained-hostpid-attack",
     "contained-pidns-attack",
+    "contained-leaked-fds",
     "contained-kill-9",
     "contained-rm-mv-pins",
     "agent-alive",

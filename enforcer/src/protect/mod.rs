@@ -299,7 +299,15 @@ fn decode(b: &[u8], mechanism: &'static str, pins: &objects::Found) -> Option<De
         .unwrap_or("unknown");
     let (target_kind, id, arg) = (u32_at(28), u64_at(32), u32_at(40));
     let (operation, path) = match target_kind {
-        kind::MAP => ("bpf_map_fd", format!("bpf map {id}")),
+        kind::MAP => (
+            match arg {
+                0 => "bpf_map_fd",
+                22 => "bpf_map_freeze",
+                3 | 21 | 25 | 27 => "bpf_map_delete",
+                _ => "bpf_map_update",
+            },
+            format!("bpf map {id}"),
+        ),
         kind::PROG => ("bpf_prog_fd", format!("bpf prog {id}")),
         kind::LINK => (
             match arg {

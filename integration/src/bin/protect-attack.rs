@@ -9,11 +9,14 @@
 //! obtain every fd, proving that the attempts can succeed).
 //!
 //!   protect-attack --status STATUS.json [--pins LIST] [--agent-pid PID] [--destructive]
+//!   protect-attack --status STATUS.json --leaked-fds
 //!
 //! STATUS.json is `palisade status -o json` (its `self_protection.protected` ids name the
 //! targets); LIST holds pin paths, one a line, directories with a trailing `/` (listed before
 //! entering the namespace, since the directory itself is protected). `--destructive` also uses every fd obtained: deletes and
 //! updates map elements, detaches links, unlinks and renames pins and SIGKILLs the agent.
+//! `--leaked-fds` (run from the host) obtains fds of every map and link first, then enters a
+//! new mount namespace (becoming contained) and uses them: an fd that leaked into a container.
 
 use std::{ffi::CString, os::fd::RawFd};
 
@@ -142,6 +145,9 @@ fn main() -> Result<()> {
     };
     let agent: i32 = arg("--agent-pid").map_or(Ok(0), |p| p.parse())?;
     let mut t = Tally::default();
+    if args.iter().any(|a| a == "--leaked-fds") {
+        return leaked_fds(&status);
+    }
     let (maps, progs, links) = (ids(&status, "maps"), ids(&status, "progs"), ids(&status, "links"));
     anyhow::ensure!(
         !maps.is_empty() && !progs.is_empty() && !links.is_empty(),
@@ -225,6 +231,43 @@ fn main() -> Result<()> {
             // SAFETY: plain syscall.
             let r = unsafe { libc::kill(agent, libc::SIGTERM) };
             t.report("agent-sigterm", &agent.to_string(), errno_of(r), "DONE");
+        }
+    }
+    println!(
+        "SUMMARY attempts={} succeeded={} refused={}",
+        t.attempts, t.succeeded, t.refused
+    );
+    Ok(())
+}
+
+/// Fds obtained while not contained, used after `unshare(CLONE_NEWNS)`.
+fn leaked_fds(status: &serde_json::Value) -> Result<()> {
+    let mut held = Vec::new();
+    for (key, cmd) in [("maps", BPF_MAP_GET_FD_BY_ID), ("links", BPF_LINK_GET_FD_BY_ID)] {
+        for id in ids(status, key) {
+            let mut attr = [0u64; 16];
+            attr[0] = u64::from(id);
+            match bpf(cmd, &mut attr) {
+                Ok(fd) => held.push((key, id, fd)),
+                Err(e) => anyhow::bail!("not leaked: {key} {id}: {}", errno_name(e)),
+            }
+        }
+    }
+    println!("LEAKED {} fds", held.len());
+    // SAFETY: plain syscall; single-threaded here.
+    anyhow::ensure!(
+        unsafe { libc::unshare(libc::CLONE_NEWNS) } == 0,
+        "unshare(CLONE_NEWNS): {}",
+        std::io::Error::last_os_error()
+    );
+    let mut t = Tally::default();
+    for (key, id, fd) in held {
+        if key == "maps" {
+            vandalize_map(&mut t, fd, &id.to_string());
+        } else {
+            let mut attr = [0u64; 16];
+            attr[0] = fd as u64;
+            t.report("leaked-link-detach", &id.to_string(), bpf(BPF_LINK_DETACH, &mut attr), "DONE");
         }
     }
     println!(
