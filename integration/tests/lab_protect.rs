@@ -51,7 +51,10 @@ fn check(lsm: Option<&str>, mechanism: &str) {
         cmd.args(["--lsm", l]);
     }
     let out = cmd
-        .env("PALISADE_PROTECT_ATTACK", env!("CARGO_BIN_EXE_protect-attack"))
+        .env(
+            "PALISADE_PROTECT_ATTACK",
+            env!("CARGO_BIN_EXE_protect-attack"),
+        )
         .output()
         .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -104,7 +107,10 @@ fn check(lsm: Option<&str>, mechanism: &str) {
             ("/process/binary", "/usr/local/bin/protect-attack"),
         ] {
             if l.pointer(ptr).and_then(Value::as_str) != Some(want) {
-                problems.push(format!("{name} event: {ptr} is {:?}, want {want:?}", l.pointer(ptr)));
+                problems.push(format!(
+                    "{name} event: {ptr} is {:?}, want {want:?}",
+                    l.pointer(ptr)
+                ));
             }
         }
         if l.pointer("/enforcement/prevented") != Some(&Value::Bool(true)) {

@@ -460,12 +460,12 @@ fn arm(
                 let mut b = RingBufferBuilder::new();
                 let added = b
                     .add(&events, move |data: &[u8]| {
-                    let found = pins.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Some(d) = decode(data, mechanism, &found) {
-                        drop(found);
-                        on_refusal(&d);
-                    }
-                    0
+                        let found = pins.lock().unwrap_or_else(|e| e.into_inner());
+                        if let Some(d) = decode(data, mechanism, &found) {
+                            drop(found);
+                            on_refusal(&d);
+                        }
+                        0
                     })
                     .map(|_| ());
                 let rb = match added.and_then(|()| b.build()) {

@@ -111,13 +111,23 @@ fn vandalize_map(t: &mut Tally, fd: RawFd, target: &str) {
         let mut attr = [0u64; 16];
         attr[0] = fd as u64;
         attr[1] = next.as_ptr() as u64;
-        t.report("map-delete", target, bpf(BPF_MAP_DELETE_ELEM, &mut attr), "DONE");
+        t.report(
+            "map-delete",
+            target,
+            bpf(BPF_MAP_DELETE_ELEM, &mut attr),
+            "DONE",
+        );
     }
     let mut attr = [0u64; 16];
     attr[0] = fd as u64;
     attr[1] = key.as_ptr() as u64;
     attr[2] = val.as_ptr() as u64;
-    t.report("map-update", target, bpf(BPF_MAP_UPDATE_ELEM, &mut attr), "DONE");
+    t.report(
+        "map-update",
+        target,
+        bpf(BPF_MAP_UPDATE_ELEM, &mut attr),
+        "DONE",
+    );
 }
 
 fn main() -> Result<()> {
@@ -148,7 +158,11 @@ fn main() -> Result<()> {
     if args.iter().any(|a| a == "--leaked-fds") {
         return leaked_fds(&status);
     }
-    let (maps, progs, links) = (ids(&status, "maps"), ids(&status, "progs"), ids(&status, "links"));
+    let (maps, progs, links) = (
+        ids(&status, "maps"),
+        ids(&status, "progs"),
+        ids(&status, "links"),
+    );
     anyhow::ensure!(
         !maps.is_empty() && !progs.is_empty() && !links.is_empty(),
         "{status_path} lists no protected maps/progs/links: self-protection is not active"
@@ -180,7 +194,12 @@ fn main() -> Result<()> {
         if let (Ok(fd), true) = (r, destructive) {
             let mut attr = [0u64; 16];
             attr[0] = fd as u64;
-            t.report("link-detach", &id.to_string(), bpf(BPF_LINK_DETACH, &mut attr), "DONE");
+            t.report(
+                "link-detach",
+                &id.to_string(),
+                bpf(BPF_LINK_DETACH, &mut attr),
+                "DONE",
+            );
         }
     }
     for p in pins.iter().filter(|p| !p.ends_with('/')) {
@@ -194,7 +213,12 @@ fn main() -> Result<()> {
             let mut attr = [0u64; 16];
             attr[0] = fd as u64;
             if p.rsplit('/').next().is_some_and(|n| n.starts_with("link")) {
-                t.report("pin-link-detach", p, bpf(BPF_LINK_DETACH, &mut attr), "DONE");
+                t.report(
+                    "pin-link-detach",
+                    p,
+                    bpf(BPF_LINK_DETACH, &mut attr),
+                    "DONE",
+                );
             }
         }
     }
@@ -221,10 +245,20 @@ fn main() -> Result<()> {
             let environ = CString::new(format!("/proc/{agent}/environ"))?;
             // SAFETY: valid path; the fd is leaked on purpose (process exits soon).
             let r = unsafe { libc::open(environ.as_ptr(), libc::O_RDONLY) };
-            t.report("agent-proc-environ", &agent.to_string(), errno_of(r), "DONE");
+            t.report(
+                "agent-proc-environ",
+                &agent.to_string(),
+                errno_of(r),
+                "DONE",
+            );
             // SAFETY: plain syscall.
             let r = unsafe { libc::ptrace(libc::PTRACE_ATTACH, agent, 0, 0) };
-            t.report("agent-ptrace", &agent.to_string(), errno_of(r as i32), "DONE");
+            t.report(
+                "agent-ptrace",
+                &agent.to_string(),
+                errno_of(r as i32),
+                "DONE",
+            );
             // SAFETY: plain syscall.
             let r = unsafe { libc::kill(agent, libc::SIGKILL) };
             t.report("agent-sigkill", &agent.to_string(), errno_of(r), "DONE");
@@ -243,7 +277,10 @@ fn main() -> Result<()> {
 /// Fds obtained while not contained, used after `unshare(CLONE_NEWNS)`.
 fn leaked_fds(status: &serde_json::Value) -> Result<()> {
     let mut held = Vec::new();
-    for (key, cmd) in [("maps", BPF_MAP_GET_FD_BY_ID), ("links", BPF_LINK_GET_FD_BY_ID)] {
+    for (key, cmd) in [
+        ("maps", BPF_MAP_GET_FD_BY_ID),
+        ("links", BPF_LINK_GET_FD_BY_ID),
+    ] {
         for id in ids(status, key) {
             let mut attr = [0u64; 16];
             attr[0] = u64::from(id);
@@ -267,7 +304,12 @@ fn leaked_fds(status: &serde_json::Value) -> Result<()> {
         } else {
             let mut attr = [0u64; 16];
             attr[0] = fd as u64;
-            t.report("leaked-link-detach", &id.to_string(), bpf(BPF_LINK_DETACH, &mut attr), "DONE");
+            t.report(
+                "leaked-link-detach",
+                &id.to_string(),
+                bpf(BPF_LINK_DETACH, &mut attr),
+                "DONE",
+            );
         }
     }
     println!(
