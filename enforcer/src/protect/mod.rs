@@ -137,9 +137,8 @@ pub fn status_line(p: &serde_json::Value) -> String {
     let n = |k: &str| p["protected"][k].as_array().map_or(0, Vec::len);
     match p["state"].as_str() {
         Some("active") => format!(
-            "self-protect    {} ({}): {} maps, {} programs, {} links, {} pins kept from contained processes; {} refused",
+            "self-protect    {} (inline deny): {} maps, {} programs, {} links, {} pins kept from contained processes; {} refused",
             p["mechanism"].as_str().unwrap_or("?"),
-            "inline deny",
             n("maps"),
             n("progs"),
             n("links"),
