@@ -40,6 +40,9 @@ use objects::kind;
 /// How often the protected set is rebuilt (objects pinned later are covered after at most this).
 pub const REFRESH: Duration = Duration::from_secs(2);
 
+/// Inode of the initial pid namespace (PROC_PID_INIT_INO, fixed by the kernel).
+const INIT_PID_NS: u64 = 0xEFFF_FFFC;
+
 /// Policy name in the events of refusals.
 pub const POLICY: &str = "palisade-self-protection";
 
@@ -395,6 +398,14 @@ fn arm(
     on_refusal: impl Fn(&Decision) + Send + 'static,
 ) -> Result<Protection> {
     let agent = std::process::id();
+    // pid 1 must be the host's init: in a pod without hostPID it would be the pod's, and every
+    // host process (kubelet, runc, an admin's shell) would count as contained
+    let pidns = std::fs::metadata("/proc/1/ns/pid")
+        .context("reading /proc/1/ns/pid")?
+        .ino();
+    if pidns != INIT_PID_NS {
+        bail!("the agent does not run in the host pid namespace (hostPID): pid 1 is not the host's init, so the host's namespaces are unknown");
+    }
     let host_mnt = std::fs::metadata("/proc/1/ns/mnt")
         .context("reading the host mount namespace (/proc/1/ns/mnt)")?
         .ino();
