@@ -161,8 +161,40 @@ wait $AGENT
 arc=$?
 kill $DOG 2>/dev/null
 check host-stops-agent "SIGTERM: exit $arc after $(( $(date +%s) - t0 ))s" "$([ $arc = 0 ] || echo "agent exit status $arc")"
+
+# 5. Controls for the contained runs: with --no-self-protect the same contained attacker (not
+#    destructive) obtains every fd, so the refusals above come from the protection and not from
+#    the namespaces; and an agent outside the host pid namespace says it is unavailable.
+start_agent() { # start_agent SOCK ARGS...: sets AGENT, waits for the API
+  s=$1; shift
+  "$@" > "$T/agent2.out" 2> "$T/agent2.err" &
+  AGENT=$!
+  i=0
+  until palisade --socket "$s" status -o json > "$T/st3.json" 2>/dev/null \
+      && ! grep -q '"state": "starting"' "$T/st3.json"; do
+    i=$((i + 1)); [ $i -lt 120 ] && alive $AGENT || break; sleep 1
+  done
+}
+start_agent "$SOCK" palisade --socket "$SOCK" agent --nri-socket none --bpf-pin-dir "$PIN" --no-self-protect
+sleep 1
+find "$PIN" | while read -r p; do if [ -d "$p" ]; then echo "$p/"; else echo "$p"; fi; done > "$T/pins3"
+unshare -m -- protect-attack --all-ids --pins "$T/pins3" > "$T/unprot.out" 2>&1
+sum=$(grep '^SUMMARY' "$T/unprot.out")
+why=''
+case $sum in *" refused=0") ;; *) why="refused: $(grep REFUSED "$T/unprot.out" | head -n 3 | tr '\n' ';')" ;; esac
+[ "$(grep -c OBTAINED "$T/unprot.out")" -gt 3 ] || why="$why too few fds obtained;"
+grep -q '"state": "disabled"' "$T/st3.json" || why="$why status does not say disabled;"
+check control-unprotected-contained "every map/prog/link/pin fd from unshare -m with --no-self-protect: $sum" "$why"
+kill -TERM $AGENT; wait $AGENT
+SOCK4=$T/sock4
+start_agent "$SOCK4" unshare -p -f --mount-proc palisade --socket "$SOCK4" agent --nri-socket none --bpf-pin-dir none
+sp=$(palisade --socket "$SOCK4" status 2>/dev/null | grep self-protect)
+why=''
+case $sp in *UNAVAILABLE*hostPID*) ;; *) why="status says: $sp" ;; esac
+check not-hostpid-unavailable "$sp" "$why"
+kill -TERM $AGENT; wait $AGENT
+
 rm -rf "$PIN"
 check host-removes-pins "rm -rf $PIN" "$([ -e "$PIN" ] && echo 'pins still there')"
-
 echo "SUMMARY pass=$pass fail=$fail"
 [ $fail = 0 ]

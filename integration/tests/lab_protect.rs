@@ -9,7 +9,9 @@
 //! after entering a new mount namespace (an fd that leaked into a container). Every attempt must be refused (EPERM/EACCES)
 //! and reported as a `palisade-self-protection` event; the agent must survive with its pins
 //! intact and still enforce protect-etc. Controls: the same attacker from the host namespaces
-//! obtains every fd, and host root can still stop the agent and remove the pins.
+//! obtains every fd, and so does the contained one against an agent run with
+//! `--no-self-protect`; host root can still stop the agent and remove the pins; an agent
+//! outside the host pid namespace reports self-protection unavailable.
 //!
 //! Two runs (~40 s each under TCG): the `bpf` LSM active (BPF LSM programs) and not active
 //! (fmod_ret programs). Needs root, the lab kernels (fetched on demand) and
@@ -36,6 +38,8 @@ const ROWS: &[&str] = &[
     "refusals-reported",
     "enforcement-after-attacks",
     "host-stops-agent",
+    "control-unprotected-contained",
+    "not-hostpid-unavailable",
     "host-removes-pins",
 ];
 

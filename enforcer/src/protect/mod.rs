@@ -75,7 +75,8 @@ pub struct Protected {
 /// `self_protection` in `palisade status -o json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
-    /// `active`, `disabled` (`--no-self-protect`) or `unavailable`.
+    /// `starting` (armed after everything else loaded), `active`, `disabled`
+    /// (`--no-self-protect`) or `unavailable`.
     pub state: &'static str,
     /// `bpf_lsm` or `fmod_ret` when active.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -100,9 +101,9 @@ pub struct Status {
 impl Default for Status {
     fn default() -> Self {
         Self {
-            state: "unavailable",
+            state: "starting",
             mechanism: None,
-            error: Some("not loaded".into()),
+            error: None,
             hooks: Vec::new(),
             agent_pid: 0,
             host_mnt_ns: 0,
@@ -149,6 +150,7 @@ pub fn status_line(p: &serde_json::Value) -> String {
             p["refusals"]
         ),
         Some("disabled") => "self-protect    disabled (--no-self-protect)".into(),
+        Some("starting") => "self-protect    not armed yet (the agent is starting)".into(),
         _ => format!(
             "self-protect    UNAVAILABLE: contained root CAN unpin maps and kill the agent ({})",
             p["error"].as_str().unwrap_or("unknown")

@@ -10,6 +10,7 @@
 //!
 //!   protect-attack --status STATUS.json [--pins LIST] [--agent-pid PID] [--destructive]
 //!   protect-attack --status STATUS.json --leaked-fds
+//!   protect-attack --all-ids [--pins LIST]
 //!
 //! STATUS.json is `palisade status -o json` (its `self_protection.protected` ids name the
 //! targets); LIST holds pin paths, one a line, directories with a trailing `/` (listed before
@@ -17,6 +18,8 @@
 //! updates map elements, detaches links, unlinks and renames pins and SIGKILLs the agent.
 //! `--leaked-fds` (run from the host) obtains fds of every map and link first, then enters a
 //! new mount namespace (becoming contained) and uses them: an fd that leaked into a container.
+//! `--all-ids` targets every map, program and link in the kernel instead (BPF_*_GET_NEXT_ID):
+//! the control run against an agent with `--no-self-protect`.
 
 use std::{ffi::CString, os::fd::RawFd};
 
@@ -31,6 +34,24 @@ const BPF_MAP_GET_FD_BY_ID: libc::c_long = 14;
 const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
 const BPF_LINK_GET_FD_BY_ID: libc::c_long = 30;
 const BPF_LINK_DETACH: libc::c_long = 34;
+const BPF_PROG_GET_NEXT_ID: libc::c_long = 11;
+const BPF_MAP_GET_NEXT_ID: libc::c_long = 12;
+const BPF_LINK_GET_NEXT_ID: libc::c_long = 31;
+
+/// Every id of one object kind in the kernel.
+fn all_ids(cmd: libc::c_long) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut id = 0u32;
+    loop {
+        let mut attr = [0u64; 16];
+        attr[0] = u64::from(id);
+        if bpf(cmd, &mut attr).is_err() {
+            return out;
+        }
+        id = (attr[0] >> 32) as u32;
+        out.push(id);
+    }
+}
 
 fn bpf(cmd: libc::c_long, attr: &mut [u64; 16]) -> Result<RawFd, i32> {
     // SAFETY: attr is a zeroed 128-byte union bpf_attr, valid for the call.
@@ -139,11 +160,24 @@ fn main() -> Result<()> {
             .cloned()
     };
     let destructive = args.iter().any(|a| a == "--destructive");
-    let status_path = arg("--status").context("--status STATUS.json is required")?;
-    let status: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(&status_path).with_context(|| format!("reading {status_path}"))?,
-    )
-    .with_context(|| format!("{status_path} is not JSON"))?;
+    let all = args.iter().any(|a| a == "--all-ids");
+    let status_path = arg("--status").unwrap_or_default();
+    let status: serde_json::Value = if all {
+        serde_json::json!({"self_protection": {"protected": {
+            "maps": all_ids(BPF_MAP_GET_NEXT_ID),
+            "progs": all_ids(BPF_PROG_GET_NEXT_ID),
+            "links": all_ids(BPF_LINK_GET_NEXT_ID),
+        }}})
+    } else {
+        anyhow::ensure!(
+            !status_path.is_empty(),
+            "--status STATUS.json or --all-ids is required"
+        );
+        serde_json::from_slice(
+            &std::fs::read(&status_path).with_context(|| format!("reading {status_path}"))?,
+        )
+        .with_context(|| format!("{status_path} is not JSON"))?
+    };
     let pins: Vec<String> = match arg("--pins") {
         Some(p) => std::fs::read_to_string(&p)
             .with_context(|| format!("reading {p}"))?
