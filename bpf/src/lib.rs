@@ -68,3 +68,15 @@ pub mod detect_lsm {
 pub mod bench_empty {
     include!(concat!(env!("OUT_DIR"), "/bench_empty.skel.rs"));
 }
+
+/// Self-protection: LSM (or fmod_ret) programs that keep contained processes away from
+/// palisade's maps, programs, links, pins and agent process (`protect.bpf.c`).
+#[allow(
+    missing_docs,
+    non_camel_case_types,
+    non_snake_case,
+    unused_qualifications
+)]
+pub mod protect {
+    include!(concat!(env!("OUT_DIR"), "/protect.skel.rs"));
+}

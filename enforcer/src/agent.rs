@@ -57,6 +57,8 @@ pub struct AgentOptions {
     pub pin_dir: Option<PathBuf>,
     /// Hook-based detections (`--detect-host`, `--detect-loader`, `--no-detect`).
     pub detect: crate::detect::DetectArgs,
+    /// Self-protection against contained processes (`--no-self-protect` turns it off).
+    pub self_protect: bool,
 }
 
 /// Userspace counters (kernel counters come from the stats map).
@@ -143,6 +145,8 @@ pub struct Status {
     pub enforcement_counters: Option<crate::enforce::decision::Counters>,
     /// Policies held.
     pub policies: usize,
+    /// Self-protection (maps, links, pins and the agent process).
+    pub self_protection: crate::protect::Status,
 }
 
 impl Shared {
@@ -177,6 +181,7 @@ impl Shared {
                 .as_ref()
                 .and_then(|e| e.enforcer().counters().ok()),
             policies: self.engine.as_ref().map_or(0, |e| e.names().len()),
+            self_protection: crate::protect::status(),
             nri: match *self.nri_state.lock().unwrap_or_else(|e| e.into_inner()) {
                 None => "disabled",
                 Some(palisade_nri::ConnectionState::Registered) => "registered",
@@ -489,6 +494,14 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
         (None, _) => None,
     };
 
+    // self-protection last: it protects whatever the components above loaded and pinned
+    let _protect = if opts.self_protect {
+        let sh = Arc::clone(&shared);
+        crate::protect::start(opts.pin_dir.clone(), move |d| sh.on_decision(d))
+    } else {
+        crate::protect::disabled();
+        None
+    };
     let sh = Arc::clone(&shared);
     let mut rbb = RingBufferBuilder::new();
     rbb.add(&skel.maps.events, move |data: &[u8]| {

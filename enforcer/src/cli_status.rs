@@ -128,6 +128,7 @@ fn render_text(s: &Value) -> String {
         line("agent           not running".into());
         return out;
     }
+    line(crate::protect::status_line(&s["self_protection"]));
     let kc = &s["kernel_counters"];
     line(format!(
         "events          {} (kernel records {})",

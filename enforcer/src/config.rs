@@ -35,6 +35,8 @@ pub struct AgentConfig {
     pub bpf_pin_dir: Option<PathBuf>,
     /// `--log`.
     pub log: Option<String>,
+    /// `--no-self-protect`.
+    pub no_self_protect: Option<bool>,
 }
 
 /// Parses configuration text; errors name `file:line:col`.

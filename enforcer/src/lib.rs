@@ -17,6 +17,7 @@ pub mod kernel;
 pub mod metrics;
 pub mod policy;
 pub mod process;
+pub mod protect;
 pub mod run;
 pub mod runtime;
 pub mod sensors;

@@ -78,6 +78,9 @@ struct AgentArgs {
     /// Serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9567) at /metrics.
     #[arg(long, value_name = "ADDR")]
     metrics_addr: Option<std::net::SocketAddr>,
+    /// Do not protect palisade's BPF objects, pins and process from contained processes.
+    #[arg(long)]
+    no_self_protect: bool,
 }
 
 fn init_logging(filter: &str) {
@@ -153,6 +156,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                         .unwrap_or_else(|| "/sys/fs/bpf/palisade".into()),
                 ),
                 detect: a.detect,
+                self_protect: !(a.no_self_protect || c.no_self_protect == Some(true)),
             })
             .await?;
             Ok(0)
