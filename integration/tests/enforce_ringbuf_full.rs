@@ -62,7 +62,10 @@ fn register(agent: &Agent, cg: &Cgroup, holder: u32, policy: &str) -> Result<()>
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    hook.stdin.take().context("stdin")?.write_all(state.as_bytes())?;
+    hook.stdin
+        .take()
+        .context("stdin")?
+        .write_all(state.as_bytes())?;
     let out = hook.wait_with_output()?;
     ensure!(
         out.status.success(),
@@ -87,7 +90,11 @@ fn denied_connects_stay_denied_with_the_agent_frozen_and_both_ring_buffers_full(
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();
     // accept whatever gets through, so a leak shows up as `connected`, not as a timeout
-    std::thread::spawn(move || for s in listener.incoming() { drop(s) });
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            drop(s)
+        }
+    });
     let dir = tempfile::tempdir()?;
     std::fs::write(
         dir.path().join("deny.yaml"),
@@ -107,10 +114,7 @@ fn denied_connects_stay_denied_with_the_agent_frozen_and_both_ring_buffers_full(
         register(&agent, &cg, holder.id(), "ringbuf-deny")?;
         // the rule works while the agent runs
         let warm = bench(&["connect-denied", "100", &port.to_string(), &cgpath])?;
-        ensure!(
-            field(&warm, "denied") == 100,
-            "policy not enforced: {warm}"
-        );
+        ensure!(field(&warm, "denied") == 100, "policy not enforced: {warm}");
         let before = counters(&agent.status()?);
 
         // SAFETY: kill(2) on our own agent child.
@@ -119,9 +123,8 @@ fn denied_connects_stay_denied_with_the_agent_frozen_and_both_ring_buffers_full(
         // fill the event ring buffer: refused connects to a closed port, one tcp_connect
         // record each, with nobody reading (a rare self-connect is just one more record)
         let closed = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let flood = std::thread::spawn(move || {
-            bench(&["connect-rate", "20000", "4", &closed.to_string()])
-        });
+        let flood =
+            std::thread::spawn(move || bench(&["connect-rate", "20000", "4", &closed.to_string()]));
         // meanwhile: 50,000 denied connects from the protected cgroup (decision records: the
         // 4 MiB decision ring fills after a few hundred)
         let denied = bench(&["connect-denied", "50000", &port.to_string(), &cgpath])?;
@@ -129,8 +132,16 @@ fn denied_connects_stay_denied_with_the_agent_frozen_and_both_ring_buffers_full(
         // and once more after the flood, with both buffers certainly full
         let after = bench(&["connect-denied", "5000", &port.to_string(), &cgpath])?;
         drop(stopped); // SIGCONT
-        eprintln!("frozen agent: {denied} / {after}; flood: {flood}");
-        for (what, line, n) in [("during the flood", &denied, 50_000), ("after it", &after, 5_000)] {
+        eprintln!(
+            "frozen agent: {} / {}; flood: {}",
+            denied.trim(),
+            after.trim(),
+            flood.trim()
+        );
+        for (what, line, n) in [
+            ("during the flood", &denied, 50_000),
+            ("after it", &after, 5_000),
+        ] {
             ensure!(
                 field(line, "denied") == n && field(line, "connected") == 0,
                 "{what}: a denied connect was not denied with EPERM while the agent was frozen: {line}"

@@ -134,7 +134,7 @@ async fn two_hundred_concurrent_pods_all_carry_pod_metadata_within_the_memory_bo
     let done = Arc::new(AtomicBool::new(false));
     let peak = Arc::new(AtomicU64::new(0));
     let sampler = {
-        let (done, peak, pid) = (done.clone(), peak.clone(), agent.pid());
+        let (done, peak, pid) = (Arc::clone(&done), Arc::clone(&peak), agent.pid());
         std::thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
                 peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
@@ -161,7 +161,12 @@ async fn two_hundred_concurrent_pods_all_carry_pod_metadata_within_the_memory_bo
     // every entrypoint's exec and exit exported?
     let expected: HashMap<String, String> = started
         .iter()
-        .filter_map(|s| Some((format!("containerd://{}", s.container_id.as_ref()?), s.pod.clone())))
+        .filter_map(|s| {
+            Some((
+                format!("containerd://{}", s.container_id.as_ref()?),
+                s.pod.clone(),
+            ))
+        })
         .collect();
     let evs = agent.wait_events(Duration::from_secs(60), |evs| {
         let seen: HashSet<&str> = evs
@@ -233,7 +238,9 @@ async fn two_hundred_concurrent_pods_all_carry_pod_metadata_within_the_memory_bo
             }
         }
     }
-    let drops = status["kernel_counters"]["ringbuf_drops"].as_u64().unwrap_or(0)
+    let drops = status["kernel_counters"]["ringbuf_drops"]
+        .as_u64()
+        .unwrap_or(0)
         + status["export_dropped"].as_u64().unwrap_or(0);
     ensure!(
         missing.is_empty(),
