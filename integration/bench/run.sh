@@ -268,7 +268,6 @@ if [ -n "$CONTAINERS" ]; then
   log "3. container start latency (waiting for /tmp/palisade-containerd.lock)"
   exec 9>/tmp/palisade-containerd.lock
   flock 9
-  "$TARGET/cri-run" rm nonexistent-pod >/dev/null 2>&1 || true
   if ! [ -S /run/containerd/containerd.sock ]; then
     echo "run.sh: containerd is not running: integration/containerd/start.sh (or --no-containers)" >&2; exit 1
   fi
@@ -276,7 +275,7 @@ if [ -n "$CONTAINERS" ]; then
   pod_times() { # LABEL: starts $PODS pods one after the other, records ms per start
     for i in $(seq "$PODS"); do
       a=$(date +%s%N)
-      out=$(PALISADE_CONTAINERD_SOCKET=/run/containerd/containerd.sock "$TARGET/cri-run" start "bench-$1-$$-$i" -- /bin/sh -c 'exit 0') \
+      out=$("$TARGET/cri-run" start "bench-$1-$$-$i" -- /bin/sh -c 'exit 0') \
         || { echo "run.sh: cri-run start failed: $out" >&2; exit 1; }
       b=$(date +%s%N)
       echo "$1 $(( (b - a) / 1000000 ))" >> "$W/pods.txt"
@@ -285,13 +284,13 @@ if [ -n "$CONTAINERS" ]; then
     done
   }
   pod_times none
-  start_agent --nri-socket /var/run/nri/nri.sock
+  start_agent --nri-socket /var/run/nri/nri.sock 9>&- # (the lock's fd must not outlive us)
   for _ in $(seq 100); do [ "$(st | jq -r .nri)" = registered ] && break; sleep 0.1; done
   [ "$(st | jq -r .nri)" = registered ] || { echo "run.sh: the agent did not register with NRI: $(st | jq -r .nri)" >&2; exit 1; }
   pod_times agent
   tracked=$(st | jq .containers)
   stop_agent
-  flock -u 9
+  flock -u 9; exec 9>&-
   pn=$(awk '$1=="none"{print $2}' "$W/pods.txt" | med); pa=$(awk '$1=="agent"{print $2}' "$W/pods.txt" | med)
   md "## 3. Container start latency"
   md ""

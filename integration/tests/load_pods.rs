@@ -216,28 +216,50 @@ async fn two_hundred_concurrent_pods_all_carry_pod_metadata_within_the_memory_bo
         failed.len(),
         failed[0]
     );
+    // the entrypoint is found by its own arguments (unique per pod), not by its metadata, so a
+    // missing or wrong pod shows up as such; runc's own `init` exec in the container cgroup may
+    // come first and is not the entrypoint
     let mut missing = Vec::new();
+    let mut cgroups = HashSet::new();
     for (cid, pod) in &expected {
-        let exec = evs
-            .iter()
-            .filter_map(|e| e.get("process_exec"))
-            .find(|e| e["process"]["pod"]["container"]["id"] == cid.as_str());
-        match exec {
-            None => missing.push(format!("{pod}: no process_exec with its container id")),
-            Some(e) => {
-                let p = &e["process"];
-                if p["pod"]["name"] != pod.as_str()
-                    || p["pod"]["namespace"] != ns.as_str()
-                    || p["pod"]["container"]["name"] != "app"
-                    || !p["arguments"]
-                        .as_str()
-                        .is_some_and(|a| a.contains(&format!("echo {pod}")))
-                {
-                    missing.push(format!("{pod}: entrypoint exec with wrong metadata: {p}"));
-                }
-            }
+        let needle = format!("echo {pod};");
+        let exec = evs.iter().filter_map(|e| e.get("process_exec")).find(|e| {
+            e["process"]["arguments"]
+                .as_str()
+                .is_some_and(|a| a.contains(&needle))
+        });
+        let Some(e) = exec else {
+            missing.push(format!("{pod}: no process_exec of its entrypoint at all"));
+            continue;
+        };
+        let p = &e["process"];
+        if p["pod"]["container"]["id"] != cid.as_str()
+            || p["pod"]["name"] != pod.as_str()
+            || p["pod"]["namespace"] != ns.as_str()
+            || p["pod"]["container"]["name"] != "app"
+            || p["pod"]["container"]["image"]["name"] != BUSYBOX_IMAGE
+        {
+            missing.push(format!(
+                "{pod}: entrypoint exec without its pod metadata: {p}"
+            ));
+        }
+        if let Some(c) = p["cgroup_id"].as_u64() {
+            cgroups.insert(c);
         }
     }
+    // and no exec/exit in those containers' cgroups lacks the pod
+    let bare: Vec<String> = evs
+        .iter()
+        .filter_map(|e| e.get("process_exec").or_else(|| e.get("process_exit")))
+        .map(|b| &b["process"])
+        .filter(|p| {
+            p["cgroup_id"]
+                .as_u64()
+                .is_some_and(|c| cgroups.contains(&c))
+                && p.get("pod").is_none()
+        })
+        .map(|p| p.to_string())
+        .collect();
     let drops = status["kernel_counters"]["ringbuf_drops"]
         .as_u64()
         .unwrap_or(0)
@@ -247,6 +269,31 @@ async fn two_hundred_concurrent_pods_all_carry_pod_metadata_within_the_memory_bo
         "{} of {PODS} containers lack a correct entrypoint exec event ({drops} events counted as dropped), e.g. {}",
         missing.len(),
         missing[0]
+    );
+    // The agent holds events from a not-yet-identified container cgroup for up to 2 s (runc's
+    // own setup processes run there before NRI tells who the container is), then exports them
+    // without `pod` and counts them in `identity_timeouts`. With 200 pods at once on 2 cores,
+    // runc create can take longer than that: such events may lack the pod, but only runc's own
+    // `init` (never the workload) and never more than were counted.
+    let timeouts = status["identity_timeouts"].as_u64().unwrap_or(0);
+    let not_runc: Vec<&String> = bare
+        .iter()
+        .filter(|p| !p.contains(r#""arguments":"init""#))
+        .collect();
+    ensure!(
+        not_runc.is_empty(),
+        "{} workload exec/exit events in the pods' cgroups lack pod metadata, e.g. {}",
+        not_runc.len(),
+        not_runc[0]
+    );
+    ensure!(
+        bare.len() as u64 <= timeouts,
+        "{} runc setup events lack pod metadata but only {timeouts} were counted as identity timeouts",
+        bare.len()
+    );
+    eprintln!(
+        "runc setup (init) events exported without pod metadata after the 2 s hold: {} (all counted: identity_timeouts {timeouts})",
+        bare.len()
     );
     ensure!(
         peak_mib < RSS_BOUND_MIB,
