@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=; shift ;;
     --no-containers) CONTAINERS=; shift ;;
     --lsm-lab) LSM_LAB=$2; shift 2 ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
