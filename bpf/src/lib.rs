@@ -80,3 +80,15 @@ pub mod bench_empty {
 pub mod protect {
     include!(concat!(env!("OUT_DIR"), "/protect.skel.rs"));
 }
+
+/// Benchmark floor on hosts without BPF LSM: do-nothing programs on every tracepoint and cgroup
+/// hook the agent attaches there (process, detection, tracepoint-enforcement and network hooks).
+#[allow(
+    missing_docs,
+    non_camel_case_types,
+    non_snake_case,
+    unused_qualifications
+)]
+pub mod bench_empty_host {
+    include!(concat!(env!("OUT_DIR"), "/bench_empty_host.skel.rs"));
+}
