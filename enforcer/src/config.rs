@@ -35,6 +35,10 @@ pub struct AgentConfig {
     pub bpf_pin_dir: Option<PathBuf>,
     /// `--log`.
     pub log: Option<String>,
+    /// `--fail-closed` (`off`, `audit`, `deny`).
+    pub fail_closed: Option<crate::guard::Mode>,
+    /// `--guard-cgroup` (a list).
+    pub guard_cgroup: Option<Vec<PathBuf>>,
 }
 
 /// Parses configuration text; errors name `file:line:col`.
@@ -88,5 +92,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("c.toml:1:20: error:"), "{e}");
+    }
+
+    #[test]
+    fn guard_keys() {
+        let c = parse(
+            "fail_closed = \"deny\"\nguard_cgroup = [\"/kubepods.slice\"]\n",
+            "c.toml",
+        )
+        .unwrap();
+        assert_eq!(c.fail_closed, Some(crate::guard::Mode::Deny));
+        assert_eq!(c.guard_cgroup, Some(vec![PathBuf::from("/kubepods.slice")]));
+        let e = parse("fail_closed = \"maybe\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown variant"), "{e}");
     }
 }

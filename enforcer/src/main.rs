@@ -78,6 +78,16 @@ struct AgentArgs {
     /// Serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9567) at /metrics.
     #[arg(long, value_name = "ADDR")]
     metrics_addr: Option<std::net::SocketAddr>,
+    /// While the NRI plugin is down (agent dead or disconnected), execs in unregistered
+    /// container cgroups are refused (`deny`), reported (`audit`) or let through (`off`).
+    /// [default: audit]
+    #[arg(long, value_enum, value_name = "MODE")]
+    fail_closed: Option<palisade::guard::Mode>,
+    /// A container tree (cgroup v2 directory, absolute or relative to the cgroup2 mount)
+    /// guarded by --fail-closed; repeatable. kubepods trees and the trees of containers seen
+    /// over NRI are guarded without it.
+    #[arg(long, value_name = "PATH")]
+    guard_cgroup: Vec<PathBuf>,
 }
 
 fn init_logging(filter: &str) {
@@ -153,6 +163,14 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                         .unwrap_or_else(|| "/sys/fs/bpf/palisade".into()),
                 ),
                 detect: a.detect,
+                guard: palisade::guard::GuardOptions {
+                    mode: a.fail_closed.or(c.fail_closed).unwrap_or_default(),
+                    roots: if a.guard_cgroup.is_empty() {
+                        c.guard_cgroup.unwrap_or_default()
+                    } else {
+                        a.guard_cgroup
+                    },
+                },
             })
             .await?;
             Ok(0)
