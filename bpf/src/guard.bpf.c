@@ -192,6 +192,14 @@ static __always_inline int guard(struct file *file, __u8 hook, __u8 mech)
 		r->path[n & (PAL_ENF_REC_PATH - 1)] = 0;
 		r->path_len = n & (PAL_ENF_REC_PATH - 1);
 	}
+	if (r->path_len <= 1) {
+		/* a file on an internal mount (runc's memfd copy of itself resolves to "/"): its name
+		 * (memfd:runc_cloned:/proc/self/exe) says more */
+		long m = bpf_probe_read_kernel_str(r->path, PAL_ENF_REC_PATH,
+						   BPF_CORE_READ(file, f_path.dentry, d_name.name));
+		if (m > 1)
+			r->path_len = (m - 1) & (PAL_ENF_REC_PATH - 1);
+	}
 	if (bpf_ringbuf_output(&pal_guard_events, r, sizeof(*r), 0))
 		stat_inc(1);
 	else
