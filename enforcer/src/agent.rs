@@ -553,7 +553,10 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
         shared.publish(&ev);
     }
     api.abort();
-    for t in [metrics, nri, decisions, guard_events].into_iter().flatten() {
+    for t in [metrics, nri, decisions, guard_events]
+        .into_iter()
+        .flatten()
+    {
         t.abort();
     }
     let _ = std::fs::remove_file(&opts.api_socket);

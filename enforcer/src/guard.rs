@@ -243,7 +243,9 @@ fn try_load(rung: Rung, dir: Option<&Path>) -> Result<Loaded> {
     let mut open = GuardSkelBuilder::default()
         .open(&mut storage)
         .context("opening guard BPF object")?;
-    open.progs.pal_guard_lsm_exec.set_autoload(rung == Rung::Lsm);
+    open.progs
+        .pal_guard_lsm_exec
+        .set_autoload(rung == Rung::Lsm);
     open.progs
         .pal_guard_fmod_exec
         .set_autoload(rung == Rung::Fmod);
@@ -315,8 +317,13 @@ pub fn load(
         if let Some(d) = dir.as_deref().filter(|d| d.exists()) {
             // unpinning drops the previous agent's links: nothing guards any more, as asked
             match std::fs::remove_dir_all(d) {
-                Ok(()) => tracing::info!(dir = %d.display(), "fail-closed guard off: pinned guard removed"),
-                Err(e) => tracing::error!("fail-closed guard off, but removing {} failed: {e}", d.display()),
+                Ok(()) => {
+                    tracing::info!(dir = %d.display(), "fail-closed guard off: pinned guard removed")
+                }
+                Err(e) => tracing::error!(
+                    "fail-closed guard off, but removing {} failed: {e}",
+                    d.display()
+                ),
             }
         }
         return Slot::Off;
@@ -452,7 +459,11 @@ impl Guard {
     fn add_root(&self, dir: &Path) -> Result<()> {
         let id = palisade_nri::cgroup_id(dir)
             .with_context(|| format!("guard root {}", dir.display()))?;
-        if self.roots.lookup(&id.to_ne_bytes(), MapFlags::ANY)?.is_some() {
+        if self
+            .roots
+            .lookup(&id.to_ne_bytes(), MapFlags::ANY)?
+            .is_some()
+        {
             return Ok(());
         }
         let mut v = [0u8; ROOT_PATH];
@@ -475,7 +486,11 @@ impl Guard {
             .update(&id.to_ne_bytes(), &[kind as u8], MapFlags::ANY)
         {
             // only matters while the agent is down; then this one is refused: fail closed
-            tracing::error!(key, cgroup_id = id, "guard: marking a known cgroup failed: {e}");
+            tracing::error!(
+                key,
+                cgroup_id = id,
+                "guard: marking a known cgroup failed: {e}"
+            );
         }
         inner.ids.insert(key.to_owned(), id);
         let missing = std::mem::take(&mut inner.missing);

@@ -16,9 +16,9 @@ use palisade_nri::{
 
 use crate::{
     agent::Shared,
-    guard::Kind,
     containers::ContainerMeta,
     events::model::{Container, Image, Pod},
+    guard::Kind,
 };
 
 /// Identity of a container to register, from NRI or from an OCI hook.
@@ -213,7 +213,9 @@ impl ContainerHandler for NriHandler {
         if let Some(g) = self.shared.guard.get() {
             match self.sandbox_cgroup(pod) {
                 Some((dir, id)) => g.mark(&format!("pod:{}", pod.id), &dir, id, Kind::Sandbox),
-                None => tracing::warn!(pod = %pod.name, "sandbox cgroup not found (cgroupsPath {:?}, pid {}): not known to the fail-closed guard", pod.cgroups_path, pod.pid),
+                None => {
+                    tracing::warn!(pod = %pod.name, "sandbox cgroup not found (cgroupsPath {:?}, pid {}): not known to the fail-closed guard", pod.cgroups_path, pod.pid)
+                }
             }
         }
         Ok(())

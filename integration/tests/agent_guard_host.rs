@@ -136,15 +136,16 @@ async fn unregistered_pod_does_not_run_while_the_agent_is_dead() -> Result<()> {
         ensure!(g["mode"] == "deny" && g["active"] == false, "{g}");
         ensure!(g["mechanism"] == "tracepoint_sigkill", "{g}");
         ensure!(
-            g["roots"]
-                .as_array()
-                .is_some_and(|r| r.iter().any(|r| r.as_str().is_some_and(|r| r.ends_with(PARENT)))),
+            g["roots"].as_array().is_some_and(|r| r
+                .iter()
+                .any(|r| r.as_str().is_some_and(|r| r.ends_with(PARENT)))),
             "the pods' tree {PARENT} is a guard root: {g}"
         );
 
         agent.kill()?;
         std::thread::sleep(Duration::from_millis(500));
-        let ticks = || std::fs::read_to_string(log_of(&a)).map_or(0, |t| t.matches("A-TICK").count());
+        let ticks =
+            || std::fs::read_to_string(log_of(&a)).map_or(0, |t| t.matches("A-TICK").count());
         let before = ticks();
         let b = spec(&ns, "stranger");
         let (pod, res) = start_pod(&mut cri, &b, "echo B-RAN; sleep 30").await;
@@ -163,19 +164,28 @@ async fn unregistered_pod_does_not_run_while_the_agent_is_dead() -> Result<()> {
         let agent = Agent::start(&args)?;
         wait_registered(&agent)?;
         let s = agent.status()?;
-        ensure!(s["guard"]["active"] == false, "disarmed after re-registration: {}", s["guard"]);
+        ensure!(
+            s["guard"]["active"] == false,
+            "disarmed after re-registration: {}",
+            s["guard"]
+        );
         let d = spec(&ns, "after");
         let (pod, res) = start_pod(&mut cri, &d, "echo D-RAN; sleep 30").await;
         pods.extend(pod);
         res.context("a pod starts once the agent is back")?;
         let start = Instant::now();
         while !log_has(&d, "D-RAN") {
-            ensure!(start.elapsed() < Duration::from_secs(15), "pod `after` never ran its command");
+            ensure!(
+                start.elapsed() < Duration::from_secs(15),
+                "pod `after` never ran its command"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
         let evs = agent.wait_events(Duration::from_secs(10), |e| !guard_events(e).is_empty())?;
         let g = guard_events(&evs);
-        let e = g.first().context("no palisade-fail-closed event exported after the restart")?;
+        let e = g
+            .first()
+            .context("no palisade-fail-closed event exported after the restart")?;
         ensure!(
             e["enforcement"]["mechanism"] == "tracepoint_sigkill"
                 && e["enforcement"]["killed"] == true
@@ -185,11 +195,18 @@ async fn unregistered_pod_does_not_run_while_the_agent_is_dead() -> Result<()> {
             "{e}"
         );
         ensure!(
-            !e["args"][0]["path_arg"]["path"].as_str().unwrap_or("").is_empty(),
+            !e["args"][0]["path_arg"]["path"]
+                .as_str()
+                .unwrap_or("")
+                .is_empty(),
             "the event names the binary: {e}"
         );
         let st = agent.status()?;
-        ensure!(st["guard"]["killed"].as_u64().unwrap_or(0) >= 1, "{}", st["guard"]);
+        ensure!(
+            st["guard"]["killed"].as_u64().unwrap_or(0) >= 1,
+            "{}",
+            st["guard"]
+        );
         drop(agent);
         anyhow::Ok(())
     }
