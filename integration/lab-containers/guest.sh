@@ -116,8 +116,8 @@ if [ "$ONLY" != podman ]; then
   start_containerd
   t=$(now)
   if [ "$ONLY" = guard ]; then
-    EV=$T/events-deny1.json
-    start_agent /var/run/nri/nri.sock --fail-closed deny
+    EV=$T/events-audit1.json
+    start_agent /var/run/nri/nri.sock --fail-closed audit
   else
     start_agent /var/run/nri/nri.sock
   fi
@@ -298,6 +298,8 @@ if [ -z "$ONLY" ] || [ "$ONLY" = podman ]; then
 fi
 
 if [ "$ONLY" = guard ]; then
+  # Order: audit first, then deny, so that three agent starts cover both modes (each start is
+  # 14-25 s under TCG). Every new agent adopts the pinned guard and exports what it decided.
   guard_json() { palisade status -o json 2>/dev/null | tr -d ' \n'; }
   # restart_agent EVENTS-FILE AGENT-ARGS... : a new agent (adopting the pinned guard), registered
   restart_agent() {
@@ -317,32 +319,59 @@ if [ "$ONLY" = guard ]; then
     timing "cri-start-$n" "$t"
   }
   ran() { grep -qs "$1" "$CRI_LOGS/lab-$2/"*.log; }
+  rm_pod() { case $1 in pod=*) cri-run rm "$(echo "${1#pod=}" | cut -d' ' -f1)" >/dev/null 2>&1 ;; esac; }
+  ticks() { grep -c A-TICK "$CRI_LOGS/lab-guard-a/app.log"; }
 
-  # (h) deny: a pod running before the agent dies; its tree becomes a guard root
-  # its loop execs a binary every second: a known container keeps working while the guard is on
+  # (h) a pod running before the agent dies; its tree becomes a guard root. Its loop execs a
+  #     binary every second: a registered container keeps working while the guard is on.
   gstart guard-a 'echo A-RAN; i=0; while [ $i -lt 300 ]; do /bin/busybox echo A-TICK; i=$((i+1)); sleep 1; done'
   POD_A=${OUT#pod=}; POD_A=${POD_A%% *}
   g=$(guard_json)
   why=''
   [ "$CRC" = 0 ] || why="$why pod guard-a did not start (rc $CRC): $OUT;"
-  case $g in *'"mode":"deny"'*) ;; *) why="$why status lacks guard mode deny;" ;; esac
+  case $g in *'"mode":"audit"'*) ;; *) why="$why status lacks guard mode audit;" ;; esac
   case $g in *'"active":false'*) ;; *) why="$why guard active while registered;" ;; esac
   case $g in *'"roots":['*'/k8s.io"'*) ;; *) why="$why guard roots lack containerd's k8s.io tree: $(echo "$g" | grep -o '"roots":[^]]*]');" ;; esac
-  check guard-deny-armed "pod ran, guard deny armed, root .../k8s.io" "$why"
+  check guard-armed "pod ran, guard (audit) armed, root .../k8s.io" "$why"
   [ -z "$why" ] || { palisade status; dump "$T/agent.log" 30; }
 
+  # (i) audit, agent SIGKILLed: a new pod starts and runs
   kill -9 "$AGENT"; wait "$AGENT" 2>/dev/null
   sleep 1
-  ticks=$(grep -c A-TICK "$CRI_LOGS/lab-guard-a/app.log")
-  # a new pod: the sandbox's pause exec is refused (containerd 1.7 runs NRI RunPodSandbox after
-  # the pause process started), so the pod never starts and its command never runs
+  gstart guard-e 'echo E-RAN; sleep 5'
+  E_OUT=$OUT
+  why=''
+  [ "$CRC" = 0 ] || why="$why pod guard-e did not start (rc $CRC): $OUT;"
+  wait_for 20 ran E-RAN guard-e || why="$why guard-e's command did not run;"
+  check guard-audit-pod-runs "agent dead, audit: pod guard-e started and ran" "$why"
+
+  # (j) a new agent, now in deny mode: it exports the audit records from while none ran
+  if ! restart_agent "$T/events-deny1.json" --fail-closed deny; then
+    row guard-audit-event FAIL "agent did not come back"
+  else
+    ev=$(wait_event 20 '"process_lsm"' '"policy_name":"palisade-fail-closed"' '"action":"audit"' '"path":"/sys/fs/cgroup/k8s.io/')
+    [ -n "$ev" ] || ev=$(find_event '"process_lsm"' '"policy_name":"palisade-fail-closed"' '"action":"audit"')
+    why=''
+    [ -n "$ev" ] || why="no palisade-fail-closed audit event exported;"
+    case $ev in *'"prevented":false'*|'') ;; *) why="$why audit event says prevented;" ;; esac
+    [ -n "$ev" ] && echo "EVENT guard-audit $ev"
+    check guard-audit-event "audit event exported after the restart" "$why"
+  fi
+  rm_pod "$E_OUT"
+  g=$(guard_json)
+  case $g in *'"mode":"deny"'*'"active":false'*|*'"active":false'*'"mode":"deny"'*) ;; *) echo "guard not in deny mode / still active: $g" ;; esac
+
+  # (k) deny, agent SIGKILLed: a new pod cannot start (containerd 1.7 runs NRI RunPodSandbox
+  #     after the pause process started, so its exec is the one refused) and its command never
+  #     runs; a new container in the running pod is refused too; the registered pod carries on
+  kill -9 "$AGENT"; wait "$AGENT" 2>/dev/null
+  sleep 1
+  before=$(ticks)
   gstart guard-b 'echo B-RAN; sleep 5'
   why=''
-  case $OUT in pod=*) why="$why pod guard-b started with the agent dead: $OUT;" ; cri-run rm "$(echo "${OUT#pod=}" | cut -d' ' -f1)" >/dev/null 2>&1 ;; esac
+  case $OUT in pod=*) why="$why pod guard-b started with the agent dead: $OUT;" ; rm_pod "$OUT" ;; esac
   ! ran B-RAN guard-b || why="$why guard-b's command ran;"
   check guard-deny-new-pod "refused: $(echo "$OUT" | tail -n 1 | cut -c1-200)" "$why"
-  # a new container in the running pod: its entrypoint's exec is refused
-  mkdir -p "$CRI_LOGS/lab-guard-a"
   t=$(now)
   OUT=$(cri-run add "$POD_A" guard-a c2 --image "$IMAGE" -- sh -c 'echo C-RAN' 2>&1)
   CRC=$?
@@ -351,14 +380,13 @@ if [ "$ONLY" = guard ]; then
   [ "$CRC" != 0 ] || why="$why container c2 started: $OUT;"
   ! ran C-RAN guard-a || why="$why c2's command ran;"
   check guard-deny-new-container "refused: $(echo "$OUT" | tail -n 1 | cut -c1-200)" "$why"
-  # the registered pod kept exec'ing while the guard was on
   sleep 2
-  now_ticks=$(grep -c A-TICK "$CRI_LOGS/lab-guard-a/app.log")
+  after=$(ticks)
   why=''
-  [ "$now_ticks" -gt "$ticks" ] || why="guard-a's loop stopped exec'ing ($ticks -> $now_ticks ticks);"
-  check guard-deny-known-untouched "registered pod kept exec'ing: $ticks -> $now_ticks ticks" "$why"
+  [ "$after" -gt "$before" ] || why="guard-a's loop stopped exec'ing ($before -> $after ticks);"
+  check guard-deny-known-untouched "registered pod kept exec'ing: $before -> $after ticks" "$why"
 
-  # a new agent: the guard's records from while no agent ran are exported, new pods run
+  # (l) a new agent: the guard's deny records are exported, it is disarmed, new pods run
   if restart_agent "$T/events-deny2.json" --fail-closed deny; then
     g=$(guard_json)
     why=''
@@ -366,7 +394,7 @@ if [ "$ONLY" = guard ]; then
     gstart guard-d 'echo D-RAN; sleep 5'
     [ "$CRC" = 0 ] || why="$why pod guard-d did not start (rc $CRC): $OUT;"
     wait_for 20 ran D-RAN guard-d || why="$why guard-d's command did not run;"
-    case $OUT in pod=*) cri-run rm "$(echo "${OUT#pod=}" | cut -d' ' -f1)" >/dev/null 2>&1 ;; esac
+    rm_pod "$OUT"
     check guard-deny-restart-runs "agent back, guard disarmed, pod guard-d ran" "$why"
     ev=$(wait_event 20 '"process_lsm"' '"policy_name":"palisade-fail-closed"' '"action":"deny"')
     why=''
@@ -375,35 +403,11 @@ if [ "$ONLY" = guard ]; then
       case $ev in *"$want"*) ;; *) [ -z "$ev" ] || why="$why event lacks $want;" ;; esac
     done
     [ -n "$ev" ] && echo "EVENT guard-deny $ev"
+    echo "# guard events after the restart (kind, action, binary):"
+    grep -F palisade-fail-closed "$EV" | sed 's/^{"\([a-z_]*\)".*"action":"\([A-Z_]*\)".*"args":\[{"path_arg":{"path":"\([^"]*\)".*/  \1 \2 \3/' | cut -c1-200
     check guard-deny-event "$(grep -c palisade-fail-closed "$EV") guard events exported after the restart" "$why"
   else
     row guard-deny-restart-runs FAIL "agent did not come back"
-  fi
-
-  # (i) audit: stop the agent (the guard arms on its exit), start it in audit mode, kill it
-  kill "$AGENT"; wait "$AGENT" 2>/dev/null
-  if restart_agent "$T/events-audit1.json" --fail-closed audit; then
-    kill -9 "$AGENT"; wait "$AGENT" 2>/dev/null
-    sleep 1
-    gstart guard-e 'echo E-RAN; sleep 5'
-    why=''
-    [ "$CRC" = 0 ] || why="$why pod guard-e did not start (rc $CRC): $OUT;"
-    wait_for 20 ran E-RAN guard-e || why="$why guard-e's command did not run;"
-    check guard-audit-pod-runs "agent dead, audit: pod guard-e started and ran" "$why"
-    if restart_agent "$T/events-audit2.json" --fail-closed audit; then
-      ev=$(wait_event 20 '"process_lsm"' '"policy_name":"palisade-fail-closed"' '"action":"audit"' '"binary":"/bin/sh"')
-      [ -n "$ev" ] || ev=$(find_event '"process_lsm"' '"policy_name":"palisade-fail-closed"' '"action":"audit"')
-      why=''
-      [ -n "$ev" ] || why="no palisade-fail-closed audit event exported;"
-      case $ev in *'"prevented":false'*|'') ;; *) why="$why audit event says prevented;" ;; esac
-      [ -n "$ev" ] && echo "EVENT guard-audit $ev"
-      check guard-audit-event "audit event exported after the restart" "$why"
-    else
-      row guard-audit-event FAIL "agent did not come back"
-    fi
-    case $OUT in pod=*) cri-run rm "$(echo "${OUT#pod=}" | cut -d' ' -f1)" >/dev/null 2>&1 ;; esac
-  else
-    row guard-audit-pod-runs FAIL "agent did not come back in audit mode"
   fi
   cri-run rm "$POD_A" >/dev/null 2>&1
   echo "# guard status at the end:"; palisade status | grep -A3 fail-closed

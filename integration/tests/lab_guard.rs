@@ -20,7 +20,7 @@ use serde_json::Value;
 
 const ROWS: &[&str] = &[
     "agent-ready",
-    "guard-deny-armed",
+    "guard-armed",
     "guard-deny-new-pod",
     "guard-deny-new-container",
     "guard-deny-known-untouched",
