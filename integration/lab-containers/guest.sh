@@ -404,8 +404,8 @@ if [ "$ONLY" = guard ]; then
     done
     [ -n "$ev" ] && echo "EVENT guard-deny $ev"
     echo "# guard events after the restart (kind, action, binary):"
-    grep -F palisade-fail-closed "$EV" | sed 's/^{"\([a-z_]*\)".*"action":"\([A-Z_]*\)".*"args":\[{"path_arg":{"path":"\([^"]*\)".*/  \1 \2 \3/' | cut -c1-200
-    check guard-deny-event "$(grep -c palisade-fail-closed "$EV") guard events exported after the restart" "$why"
+    grep '^{"process_lsm".*"policy_name":"palisade-fail-closed"' "$EV" | sed 's/^{"\([a-z_]*\)".*"action":"\([A-Z_]*\)".*"args":\[{"path_arg":{"path":"\([^"]*\)".*/  \1 \2 \3/' | cut -c1-200
+    check guard-deny-event "$(grep -c '^{"process_lsm".*"policy_name":"palisade-fail-closed"' "$EV") guard events exported after the restart" "$why"
   else
     row guard-deny-restart-runs FAIL "agent did not come back"
   fi
