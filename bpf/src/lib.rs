@@ -92,3 +92,16 @@ pub mod protect {
 pub mod bench_empty_host {
     include!(concat!(env!("OUT_DIR"), "/bench_empty_host.skel.rs"));
 }
+
+/// Fail-closed guard for while the NRI plugin is down: an exec hook (LSM, fmod_ret or the
+/// sched_process_exec tracepoint + SIGKILL) refusing unregistered container cgroups, and the
+/// agent-exit tracepoint that arms it. Pinned by the agent so it works while no agent runs.
+#[allow(
+    missing_docs,
+    non_camel_case_types,
+    non_snake_case,
+    unused_qualifications
+)]
+pub mod guard {
+    include!(concat!(env!("OUT_DIR"), "/guard.skel.rs"));
+}

@@ -59,6 +59,8 @@ pub struct AgentOptions {
     pub detect: crate::detect::DetectArgs,
     /// Self-protection against contained processes (`--no-self-protect` turns it off).
     pub self_protect: bool,
+    /// Fail-closed guard for while the NRI plugin is down (`--fail-closed`, `--guard-cgroup`).
+    pub guard: crate::guard::GuardOptions,
 }
 
 /// Userspace counters (kernel counters come from the stats map).
@@ -102,6 +104,8 @@ pub struct Shared {
     pub resolver: Mutex<CgroupResolver>,
     /// Scope and rendering of detection records.
     pub detector: crate::detect::Detector,
+    /// Fail-closed guard (`--fail-closed`).
+    pub guard: crate::guard::Slot,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -147,6 +151,8 @@ pub struct Status {
     pub policies: usize,
     /// Self-protection (maps, links, pins and the agent process).
     pub self_protection: crate::protect::Status,
+    /// Fail-closed guard for while the NRI plugin is down.
+    pub guard: crate::guard::GuardStatus,
 }
 
 impl Shared {
@@ -182,6 +188,7 @@ impl Shared {
                 .and_then(|e| e.enforcer().counters().ok()),
             policies: self.engine.as_ref().map_or(0, |e| e.names().len()),
             self_protection: crate::protect::status(),
+            guard: self.guard.status(),
             nri: match *self.nri_state.lock().unwrap_or_else(|e| e.into_inner()) {
                 None => "disabled",
                 Some(palisade_nri::ConnectionState::Registered) => "registered",
@@ -450,7 +457,30 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
         pending: Mutex::new(Pending::default()),
         resolver: Mutex::new(CgroupResolver::new(cg_root.as_deref())),
         detector: crate::detect::Detector::new(opts.detect.clone()),
+        guard: crate::guard::load(
+            &opts.guard,
+            opts.pin_dir.as_deref(),
+            cg_root.as_deref(),
+            opts.nri_socket.is_some(),
+        ),
     });
+    if let (crate::guard::Slot::Failed(e), crate::guard::Mode::Deny) =
+        (&shared.guard, opts.guard.mode)
+    {
+        anyhow::bail!("--fail-closed deny: the guard cannot load: {e}");
+    }
+    let guard_events = match shared.guard.get().map(|g| g.decisions()) {
+        Some(Ok(mut rx)) => {
+            let sh = Arc::clone(&shared);
+            Some(tokio::spawn(async move {
+                while let Some(d) = rx.recv().await {
+                    sh.on_decision(&d);
+                }
+            }))
+        }
+        Some(Err(e)) => anyhow::bail!("fail-closed guard event stream: {e:#}"),
+        None => None,
+    };
 
     let decisions = match shared.engine.as_ref().map(|e| e.enforcer().decisions()) {
         Some(Ok(mut rx)) => {
@@ -543,7 +573,10 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
         shared.publish(&ev);
     }
     api.abort();
-    for t in [metrics, nri, decisions].into_iter().flatten() {
+    for t in [metrics, nri, decisions, guard_events]
+        .into_iter()
+        .flatten()
+    {
         t.abort();
     }
     let _ = std::fs::remove_file(&opts.api_socket);

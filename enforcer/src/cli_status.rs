@@ -129,6 +129,9 @@ fn render_text(s: &Value) -> String {
         return out;
     }
     line(crate::protect::status_line(&s["self_protection"]));
+    if let Some(g) = s.get("guard").filter(|g| !g.is_null()) {
+        render_guard(g, &mut line);
+    }
     let kc = &s["kernel_counters"];
     line(format!(
         "events          {} (kernel records {})",
@@ -155,4 +158,62 @@ fn render_text(s: &Value) -> String {
         crate::events::pending::HOLD.as_secs()
     ));
     out
+}
+
+/// The fail-closed guard's lines.
+fn render_guard(g: &Value, line: &mut impl FnMut(String)) {
+    let mode = g["mode"].as_str().unwrap_or("?");
+    if let Some(e) = g.get("error").and_then(Value::as_str) {
+        line(format!("fail-closed     UNAVAILABLE: {e}"));
+        return;
+    }
+    if mode == "off" {
+        line("fail-closed     off (a dropped NRI plugin leaves new containers unguarded)".into());
+        return;
+    }
+    let how = if g["prevents"].as_bool().unwrap_or(false) {
+        "exec refused inline"
+    } else {
+        "new image SIGKILLed before its first instruction; the exec is NOT refused"
+    };
+    line(format!(
+        "fail-closed     {mode}, {} ({} : {how}){}",
+        if g["active"].as_bool().unwrap_or(false) {
+            "ACTIVE (plugin down: unregistered containers guarded)"
+        } else {
+            "armed when the plugin goes down"
+        },
+        g["mechanism"].as_str().unwrap_or("?"),
+        if g["pinned"].as_bool().unwrap_or(false) {
+            ""
+        } else {
+            "; NOT pinned: does not outlive the agent"
+        }
+    ));
+    let roots: Vec<&str> = g["roots"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    line(format!(
+        "guard roots     {}",
+        if roots.is_empty() {
+            "(none yet: the trees of NRI containers are added as they register)".into()
+        } else {
+            roots.join(" ")
+        }
+    ));
+    for m in g["missing_roots"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        line(format!("  note: guard root {m} does not exist (yet)"));
+    }
+    line(format!(
+        "guard counts    {} known cgroups, {} denied, {} audited, {} killed, {} records lost, agent exits {}",
+        g["known"], g["denied"], g["audited"], g["killed"], g["ringbuf_drops"], g["agent_exits"]
+    ));
 }

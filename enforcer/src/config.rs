@@ -37,6 +37,10 @@ pub struct AgentConfig {
     pub log: Option<String>,
     /// `--no-self-protect`.
     pub no_self_protect: Option<bool>,
+    /// `--fail-closed` (`off`, `audit`, `deny`).
+    pub fail_closed: Option<crate::guard::Mode>,
+    /// `--guard-cgroup` (a list).
+    pub guard_cgroup: Option<Vec<PathBuf>>,
 }
 
 /// Parses configuration text; errors name `file:line:col`.
@@ -90,5 +94,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("c.toml:1:20: error:"), "{e}");
+    }
+
+    #[test]
+    fn guard_keys() {
+        let c = parse(
+            "fail_closed = \"deny\"\nguard_cgroup = [\"/kubepods.slice\"]\n",
+            "c.toml",
+        )
+        .unwrap();
+        assert_eq!(c.fail_closed, Some(crate::guard::Mode::Deny));
+        assert_eq!(c.guard_cgroup, Some(vec![PathBuf::from("/kubepods.slice")]));
+        let e = parse("fail_closed = \"maybe\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown variant"), "{e}");
     }
 }

@@ -13,6 +13,7 @@ pub mod detect;
 pub mod enforce;
 pub mod engine;
 pub mod events;
+pub mod guard;
 pub mod kernel;
 pub mod metrics;
 pub mod policy;

@@ -71,8 +71,10 @@ struct AgentArgs {
     /// containerd NRI socket to register with; `none` disables NRI [default: /var/run/nri/nri.sock].
     #[arg(long, value_name = "PATH")]
     nri_socket: Option<PathBuf>,
-    /// bpffs directory where programs, links and maps are pinned so that process observation
-    /// outlives the agent (enforcement programs are not pinned yet); `none` pins nothing [default: /sys/fs/bpf/palisade].
+    /// bpffs directory where programs, links and maps are pinned so that observation,
+    /// enforcement and the fail-closed guard outlive the agent (a new agent adopts them with no
+    /// gap; PALISADE_ENFORCE_MIGRATE=1 forces re-creating the enforcement maps, as an upgrade
+    /// that changed them does); `none` pins nothing [default: /sys/fs/bpf/palisade].
     #[arg(long, value_name = "DIR")]
     bpf_pin_dir: Option<PathBuf>,
     /// Serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9567) at /metrics.
@@ -81,6 +83,16 @@ struct AgentArgs {
     /// Do not protect palisade's BPF objects, pins and process from contained processes.
     #[arg(long)]
     no_self_protect: bool,
+    /// While the NRI plugin is down (agent dead or disconnected), execs in unregistered
+    /// container cgroups are refused (`deny`), reported (`audit`) or let through (`off`).
+    /// [default: audit]
+    #[arg(long, value_enum, value_name = "MODE")]
+    fail_closed: Option<palisade::guard::Mode>,
+    /// A container tree (cgroup v2 directory, absolute or relative to the cgroup2 mount)
+    /// guarded by --fail-closed; repeatable. kubepods trees and the trees of containers seen
+    /// over NRI are guarded without it.
+    #[arg(long, value_name = "PATH")]
+    guard_cgroup: Vec<PathBuf>,
 }
 
 fn init_logging(filter: &str) {
@@ -157,6 +169,14 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 ),
                 detect: a.detect,
                 self_protect: !(a.no_self_protect || c.no_self_protect == Some(true)),
+                guard: palisade::guard::GuardOptions {
+                    mode: a.fail_closed.or(c.fail_closed).unwrap_or_default(),
+                    roots: if a.guard_cgroup.is_empty() {
+                        c.guard_cgroup.unwrap_or_default()
+                    } else {
+                        a.guard_cgroup
+                    },
+                },
             })
             .await?;
             Ok(0)

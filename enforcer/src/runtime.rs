@@ -10,12 +10,15 @@ use std::{
     time::Instant,
 };
 
-use palisade_nri::{cgroup_dir, cgroup_id, policy_binding, ContainerHandler, ContainerInfo, Mode};
+use palisade_nri::{
+    cgroup_dir, cgroup_id, policy_binding, ContainerHandler, ContainerInfo, Mode, PodInfo,
+};
 
 use crate::{
     agent::Shared,
     containers::ContainerMeta,
     events::model::{Container, Image, Pod},
+    guard::Kind,
 };
 
 /// Identity of a container to register, from NRI or from an OCI hook.
@@ -120,6 +123,8 @@ pub fn register(shared: &Shared, r: Registration) -> Result<u64, String> {
 pub struct NriHandler {
     shared: Arc<Shared>,
     cgroup2_root: PathBuf,
+    /// Sandboxes from the current Synchronize, for the fail-closed guard.
+    sync_pods: std::sync::Mutex<Vec<(String, PathBuf, u64, Kind)>>,
 }
 
 impl NriHandler {
@@ -128,7 +133,23 @@ impl NriHandler {
         Self {
             shared,
             cgroup2_root: cgroup2_root.to_owned(),
+            sync_pods: Default::default(),
         }
+    }
+
+    /// A sandbox's cgroup: its OCI cgroupsPath, else its pause process's cgroup.
+    fn sandbox_cgroup(&self, pod: &PodInfo) -> Option<(PathBuf, u64)> {
+        let dir = if !pod.cgroups_path.is_empty() {
+            cgroup_dir(&pod.cgroups_path, &self.cgroup2_root)
+        } else if pod.pid != 0 {
+            let text = std::fs::read_to_string(format!("/proc/{}/cgroup", pod.pid)).ok()?;
+            let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+            self.cgroup2_root.join(rel.trim_start_matches('/'))
+        } else {
+            return None;
+        };
+        let id = cgroup_id(&dir).ok()?;
+        Some((dir, id))
     }
 
     fn registration(&self, c: &ContainerInfo) -> Result<Registration, String> {
@@ -159,7 +180,15 @@ impl NriHandler {
 impl ContainerHandler for NriHandler {
     async fn start_container(&self, c: &ContainerInfo) -> Result<(), String> {
         let t0 = Instant::now();
-        let res = self.registration(c).and_then(|r| register(&self.shared, r));
+        let res = self.registration(c).and_then(|r| {
+            let dir = r.cgroup_dir.clone();
+            let cg = register(&self.shared, r)?;
+            // known to the fail-closed guard before the entrypoint may exec
+            if let Some(g) = self.shared.guard.get() {
+                g.mark(&c.id, &dir, cg, Kind::Container);
+            }
+            Ok(cg)
+        });
         self.shared.metrics.nri_handler(t0.elapsed());
         match res {
             Ok(cg) => {
@@ -175,6 +204,38 @@ impl ContainerHandler for NriHandler {
 
     async fn remove_container(&self, id: &str) {
         self.shared.unbind_container(id);
+        if let Some(g) = self.shared.guard.get() {
+            g.forget(id);
+        }
+    }
+
+    async fn run_pod_sandbox(&self, pod: &PodInfo) -> Result<(), String> {
+        if let Some(g) = self.shared.guard.get() {
+            match self.sandbox_cgroup(pod) {
+                Some((dir, id)) => g.mark(&format!("pod:{}", pod.id), &dir, id, Kind::Sandbox),
+                None => {
+                    tracing::warn!(pod = %pod.name, "sandbox cgroup not found (cgroupsPath {:?}, pid {}): not known to the fail-closed guard", pod.cgroups_path, pod.pid)
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn remove_pod_sandbox(&self, pod: &PodInfo) {
+        if let Some(g) = self.shared.guard.get() {
+            g.forget(&format!("pod:{}", pod.id));
+        }
+    }
+
+    async fn synchronize_pods(&self, pods: &[PodInfo]) {
+        let found = pods
+            .iter()
+            .filter_map(|p| {
+                let (dir, id) = self.sandbox_cgroup(p)?;
+                Some((format!("pod:{}", p.id), dir, id, Kind::Sandbox))
+            })
+            .collect();
+        *self.sync_pods.lock().unwrap_or_else(|e| e.into_inner()) = found;
     }
 
     async fn synchronize(&self, containers: &[ContainerInfo]) {
@@ -188,10 +249,22 @@ impl ContainerHandler for NriHandler {
                 self.shared.unbind_container(&old.id);
             }
         }
+        let mut known =
+            std::mem::take(&mut *self.sync_pods.lock().unwrap_or_else(|e| e.into_inner()));
         for c in containers.iter().filter(|c| c.pid != 0) {
-            if let Err(e) = self.registration(c).and_then(|r| register(&self.shared, r)) {
-                tracing::error!("running container {} could not be registered: {e}", c.name);
+            let res = self.registration(c).and_then(|r| {
+                let dir = r.cgroup_dir.clone();
+                Ok((dir, register(&self.shared, r)?))
+            });
+            match res {
+                Ok((dir, cg)) => known.push((c.id.clone(), dir, cg, Kind::Container)),
+                Err(e) => {
+                    tracing::error!("running container {} could not be registered: {e}", c.name)
+                }
             }
+        }
+        if let Some(g) = self.shared.guard.get() {
+            g.sync(&known);
         }
         tracing::info!(
             containers = containers.len(),
@@ -202,5 +275,9 @@ impl ContainerHandler for NriHandler {
     fn connection_changed(&self, state: palisade_nri::ConnectionState) {
         tracing::info!(?state, "NRI connection");
         self.shared.set_nri_state(state);
+        // Registered comes after Synchronize: every running container is known again
+        if let Some(g) = self.shared.guard.get() {
+            g.set_active(state != palisade_nri::ConnectionState::Registered);
+        }
     }
 }

@@ -2,7 +2,7 @@
 # Container enforcement end to end, run as root INSIDE the kernel lab guest (busybox sh), from
 # /lab as assembled by integration/lab-containers/run.sh:
 #
-#   /lab/guest.sh [--expect-mechanism bpf_lsm|fmod_ret] [--only cri|podman]
+#   /lab/guest.sh [--expect-mechanism bpf_lsm|fmod_ret] [--only cri|podman|guard]
 #
 # 1. containerd 1.7 + runc over CRI (cri-run) with `palisade agent` connected over NRI:
 #    a pod annotated palisade.dev/policies=protect-etc cannot rm /etc/shadow (EPERM), the file in
@@ -14,6 +14,11 @@
 #    annotation rm works.
 # 3. Fail closed: with the agent gone the hook makes podman refuse the container; with a hook
 #    that passes --fail-open it starts.
+# 4. (--only guard) The fail-closed guard while the NRI plugin is down: with `--fail-closed
+#    deny` and the agent SIGKILLed, a new pod cannot start and an existing pod's new container
+#    is refused, their commands never run; a restarted agent lets new pods run again and
+#    exports the guard's decisions (`palisade-fail-closed`); with `audit` the pod starts and the
+#    audit event appears after the restart.
 # One row per check (PASS/FAIL), `EVENT <case> <json>` lines with the matching export lines (for
 # integration/tests/lab_containers.rs), `TIME <what> <secs>` lines, a summary; exit 1 on any FAIL.
 set -u
@@ -81,8 +86,9 @@ done
 grep -qw overlay /proc/filesystems || { echo "guest.sh: overlayfs not available (--modules overlay)" >&2; exit 2; }
 
 # --- the agent: with NRI when containerd runs here, else the API socket only (podman hook)
-start_agent() { # start_agent NRI-SOCKET|none
-  palisade agent --nri-socket "$1" --export-file "$EV" > "$T/agent.log" 2>&1 &
+start_agent() { # start_agent NRI-SOCKET|none [AGENT-ARGS...]
+  sock=$1; shift
+  palisade agent --nri-socket "$sock" --export-file "$EV" "$@" >> "$T/agent.log" 2>&1 &
   AGENT=$!
 }
 agent_ready() { palisade status -o json 2>/dev/null | grep -q "\"nri\": *\"$1\""; }
@@ -109,7 +115,12 @@ t=$(now)
 if [ "$ONLY" != podman ]; then
   start_containerd
   t=$(now)
-  start_agent /var/run/nri/nri.sock
+  if [ "$ONLY" = guard ]; then
+    EV=$T/events-audit1.json
+    start_agent /var/run/nri/nri.sock --fail-closed audit
+  else
+    start_agent /var/run/nri/nri.sock
+  fi
   ready='agent_ready registered'
 else
   start_agent none
@@ -153,7 +164,7 @@ cri_case() {
   return 0
 }
 
-if [ "$ONLY" != podman ]; then
+if [ -z "$ONLY" ] || [ "$ONLY" = cri ]; then
   # (a) annotated pod: denied inline, file intact, event names pod, policy, hook, mechanism
   if cri_case shadow-protected protect-etc; then
     why=''
@@ -196,7 +207,7 @@ if [ "$ONLY" != podman ]; then
   check cri-unknown-policy-refused "$out" "$why"
 fi
 
-if [ "$ONLY" != cri ]; then
+if [ -z "$ONLY" ] || [ "$ONLY" = podman ]; then
   # --- podman with the shipped hooks.d file
   t=$(now)
   mkdir -p /etc/containers/oci/hooks.d /usr/share/containers /var/lib/containers /run/containers /var/tmp
@@ -284,6 +295,122 @@ if [ "$ONLY" != cri ]; then
   [ "$PRC" = 0 ] || why="$why podman run exited $PRC: $(head -c 300 "$T/pal-failopen.out");"
   grep -q RAN "$T/pal-failopen.out" || why="$why the entrypoint did not run;"
   check podman-hook-fail-open "started without an agent (--fail-open)" "$why"
+fi
+
+if [ "$ONLY" = guard ]; then
+  # Order: audit first, then deny, so that three agent starts cover both modes (each start is
+  # 14-25 s under TCG). Every new agent adopts the pinned guard and exports what it decided.
+  guard_json() { palisade status -o json 2>/dev/null | tr -d ' \n'; }
+  # restart_agent EVENTS-FILE AGENT-ARGS... : a new agent (adopting the pinned guard), registered
+  restart_agent() {
+    EV=$1; shift
+    t=$(now)
+    start_agent /var/run/nri/nri.sock "$@"
+    wait_for 240 agent_ready registered || { echo "agent did not re-register"; dump "$T/agent.log" 30; return 1; }
+    timing agent-restart "$t"
+  }
+  # gstart NAME CMD : cri-run start, output in OUT, status in CRC
+  gstart() {
+    n=$1; shift
+    mkdir -p "$CRI_LOGS/lab-$n"
+    t=$(now)
+    OUT=$(cri-run start "$n" --image "$IMAGE" -- sh -c "$1" 2>&1)
+    CRC=$?
+    timing "cri-start-$n" "$t"
+  }
+  ran() { grep -qs "$1" "$CRI_LOGS/lab-$2/"*.log; }
+  rm_pod() { case $1 in pod=*) cri-run rm "$(echo "${1#pod=}" | cut -d' ' -f1)" >/dev/null 2>&1 ;; esac; }
+  ticks() { grep -c A-TICK "$CRI_LOGS/lab-guard-a/app.log"; }
+
+  # (h) a pod running before the agent dies; its tree becomes a guard root. Its loop execs a
+  #     binary every second: a registered container keeps working while the guard is on.
+  gstart guard-a 'echo A-RAN; i=0; while [ $i -lt 300 ]; do /bin/busybox echo A-TICK; i=$((i+1)); sleep 1; done'
+  POD_A=${OUT#pod=}; POD_A=${POD_A%% *}
+  g=$(guard_json)
+  why=''
+  [ "$CRC" = 0 ] || why="$why pod guard-a did not start (rc $CRC): $OUT;"
+  case $g in *'"mode":"audit"'*) ;; *) why="$why status lacks guard mode audit;" ;; esac
+  case $g in *'"active":false'*) ;; *) why="$why guard active while registered;" ;; esac
+  case $g in *'"roots":['*'/k8s.io"'*) ;; *) why="$why guard roots lack containerd's k8s.io tree: $(echo "$g" | grep -o '"roots":[^]]*]');" ;; esac
+  check guard-armed "pod ran, guard (audit) armed, root .../k8s.io" "$why"
+  [ -z "$why" ] || { palisade status; dump "$T/agent.log" 30; }
+
+  # (i) audit, agent SIGKILLed: a new pod starts and runs
+  kill -9 "$AGENT"; wait "$AGENT" 2>/dev/null
+  sleep 1
+  gstart guard-e 'echo E-RAN; sleep 5'
+  E_OUT=$OUT
+  why=''
+  [ "$CRC" = 0 ] || why="$why pod guard-e did not start (rc $CRC): $OUT;"
+  wait_for 20 ran E-RAN guard-e || why="$why guard-e's command did not run;"
+  check guard-audit-pod-runs "agent dead, audit: pod guard-e started and ran" "$why"
+
+  # (j) a new agent, now in deny mode: it exports the audit records from while none ran
+  if ! restart_agent "$T/events-deny1.json" --fail-closed deny; then
+    row guard-audit-event FAIL "agent did not come back"
+  else
+    ev=$(wait_event 20 '"process_lsm"' '"policy_name":"palisade-fail-closed"' '"action":"audit"' '"path":"/sys/fs/cgroup/k8s.io/')
+    [ -n "$ev" ] || ev=$(find_event '"process_lsm"' '"policy_name":"palisade-fail-closed"' '"action":"audit"')
+    why=''
+    [ -n "$ev" ] || why="no palisade-fail-closed audit event exported;"
+    case $ev in *'"prevented":false'*|'') ;; *) why="$why audit event says prevented;" ;; esac
+    [ -n "$ev" ] && echo "EVENT guard-audit $ev"
+    check guard-audit-event "audit event exported after the restart" "$why"
+  fi
+  rm_pod "$E_OUT"
+  g=$(guard_json)
+  case $g in *'"mode":"deny"'*'"active":false'*|*'"active":false'*'"mode":"deny"'*) ;; *) echo "guard not in deny mode / still active: $g" ;; esac
+
+  # (k) deny, agent SIGKILLed: a new pod cannot start (containerd 1.7 runs NRI RunPodSandbox
+  #     after the pause process started, so its exec is the one refused) and its command never
+  #     runs; a new container in the running pod is refused too; the registered pod carries on
+  kill -9 "$AGENT"; wait "$AGENT" 2>/dev/null
+  sleep 1
+  before=$(ticks)
+  gstart guard-b 'echo B-RAN; sleep 5'
+  why=''
+  case $OUT in pod=*) why="$why pod guard-b started with the agent dead: $OUT;" ; rm_pod "$OUT" ;; esac
+  ! ran B-RAN guard-b || why="$why guard-b's command ran;"
+  check guard-deny-new-pod "refused: $(echo "$OUT" | tail -n 1 | cut -c1-200)" "$why"
+  t=$(now)
+  OUT=$(cri-run add "$POD_A" guard-a c2 --image "$IMAGE" -- sh -c 'echo C-RAN' 2>&1)
+  CRC=$?
+  timing cri-add-c2 "$t"
+  why=''
+  [ "$CRC" != 0 ] || why="$why container c2 started: $OUT;"
+  ! ran C-RAN guard-a || why="$why c2's command ran;"
+  check guard-deny-new-container "refused: $(echo "$OUT" | tail -n 1 | cut -c1-200)" "$why"
+  sleep 2
+  after=$(ticks)
+  why=''
+  [ "$after" -gt "$before" ] || why="guard-a's loop stopped exec'ing ($before -> $after ticks);"
+  check guard-deny-known-untouched "registered pod kept exec'ing: $before -> $after ticks" "$why"
+
+  # (l) a new agent: the guard's deny records are exported, it is disarmed, new pods run
+  if restart_agent "$T/events-deny2.json" --fail-closed deny; then
+    g=$(guard_json)
+    why=''
+    case $g in *'"active":false'*) ;; *) why="$why guard still active after re-registration;" ;; esac
+    gstart guard-d 'echo D-RAN; sleep 5'
+    [ "$CRC" = 0 ] || why="$why pod guard-d did not start (rc $CRC): $OUT;"
+    wait_for 20 ran D-RAN guard-d || why="$why guard-d's command did not run;"
+    rm_pod "$OUT"
+    check guard-deny-restart-runs "agent back, guard disarmed, pod guard-d ran" "$why"
+    ev=$(wait_event 20 '"process_lsm"' '"policy_name":"palisade-fail-closed"' '"action":"deny"')
+    why=''
+    [ -n "$ev" ] || why="no palisade-fail-closed deny event exported;"
+    for want in "\"mechanism\":\"$MECH\"" '"prevented":true' '"operation":"exec"' '"rule":"unregistered-container"' '"error":"EPERM"'; do
+      case $ev in *"$want"*) ;; *) [ -z "$ev" ] || why="$why event lacks $want;" ;; esac
+    done
+    [ -n "$ev" ] && echo "EVENT guard-deny $ev"
+    echo "# guard events after the restart (kind, action, binary):"
+    grep '^{"process_lsm".*"policy_name":"palisade-fail-closed"' "$EV" | sed 's/^{"\([a-z_]*\)".*"action":"\([A-Z_]*\)".*"args":\[{"path_arg":{"path":"\([^"]*\)".*/  \1 \2 \3/' | cut -c1-200
+    check guard-deny-event "$(grep -c '^{"process_lsm".*"policy_name":"palisade-fail-closed"' "$EV") guard events exported after the restart" "$why"
+  else
+    row guard-deny-restart-runs FAIL "agent did not come back"
+  fi
+  cri-run rm "$POD_A" >/dev/null 2>&1
+  echo "# guard status at the end:"; palisade status | grep -A3 fail-closed
 fi
 
 # --- teardown (pods are gone already; the shims exit with them)

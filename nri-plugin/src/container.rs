@@ -181,6 +181,10 @@ pub trait ContainerHandler: Send + Sync {
     /// authoritative list (containers missing from it were removed while disconnected).
     async fn synchronize(&self, containers: &[ContainerInfo]);
 
+    /// Called at Synchronize, just before [`Self::synchronize`], with every pod sandbox the
+    /// runtime knows.
+    async fn synchronize_pods(&self, _pods: &[PodInfo]) {}
+
     /// Called when a container stopped (after the fact; its processes are gone).
     async fn stop_container(&self, _c: &ContainerInfo) {}
 

@@ -355,6 +355,8 @@ async fn synchronize(shared: &Shared, req: &ttrpc::Request) -> Result<Vec<u8>, R
         containers = containers.len(),
         "NRI Synchronize"
     );
+    let pod_infos: Vec<PodInfo> = parts.pods.iter().map(PodInfo::from).collect();
+    shared.handler.synchronize_pods(&pod_infos).await;
     shared.handler.synchronize(&containers).await;
     shared
         .handler

@@ -6,6 +6,10 @@
 //!       + CreateContainer `app` + StartContainer. Prints `pod=<id> container=<id>`. If
 //!       StartContainer is refused, prints `start-refused: <message>`, removes the pod, exits 3.
 //!   cri-run rm POD                     StopPodSandbox + RemovePodSandbox
+//!   cri-run add POD NAME CNAME [--image IMAGE] -- CMD...
+//!       CreateContainer CNAME + StartContainer in the running pod POD that `start NAME` made.
+//!       Prints `container=<id>`; a refused start prints `start-refused: <message>`, removes the
+//!       container and exits 3. Its output is in /tmp/palisade-it-logs/lab-NAME/CNAME.log.
 //!
 //! The container's output is in containerd's CRI log: /tmp/palisade-it-logs/lab-NAME/app.log.
 //! The socket is `$PALISADE_CONTAINERD_SOCKET` or /run/containerd/containerd.sock.
@@ -85,6 +89,30 @@ async fn start(cri: &mut Cri, s: Start) -> Result<i32> {
     }
 }
 
+async fn add(cri: &mut Cri, pod_id: &str, cname: &str, s: Start) -> Result<i32> {
+    let pod = PodSpec {
+        name: s.name.clone(),
+        namespace: "lab".into(),
+        uid: format!("lab-{}", s.name),
+        ..Default::default()
+    };
+    let cmd: Vec<&str> = s.command.iter().map(String::as_str).collect();
+    let cid = cri
+        .create_container(pod_id, &pod, cname, &s.image, &cmd, s.annotations)
+        .await?;
+    match cri.start_container(&cid).await {
+        Ok(()) => {
+            println!("container={cid}");
+            Ok(0)
+        }
+        Err(status) => {
+            println!("start-refused: {}", status.message());
+            let _ = cri.remove_container(&cid).await;
+            Ok(3)
+        }
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -97,7 +125,15 @@ async fn main() -> Result<()> {
                 .await?;
             0
         }
-        other => bail!("unknown verb {other}: start|rm"),
+        "add" => {
+            let (pod_id, rest) = rest.split_first().context("add: POD missing")?;
+            let (name, rest) = rest.split_first().context("add: NAME missing")?;
+            let (cname, rest) = rest.split_first().context("add: CNAME missing")?;
+            let mut args = vec![name.clone()];
+            args.extend_from_slice(rest);
+            add(&mut cri, pod_id, cname, parse_start(&args)?).await?
+        }
+        other => bail!("unknown verb {other}: start|rm|add"),
     };
     std::process::exit(code)
 }
