@@ -3,3 +3,4 @@ pub mod cri;
 
 pub mod agent;
 pub mod cgroup;
+pub mod lab;

@@ -40,15 +40,7 @@ grep -h '^{"process_kprobe\|^{"process_loader' /tmp/ev.json
 /// The guest's events and its whole output.
 fn lab(kernel: &str) -> (Vec<Value>, String) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let release = std::env::var_os("CARGO_TARGET_DIR")
-        .map(Into::into)
-        .unwrap_or_else(|| root.join("target"))
-        .join("release/palisade");
-    assert!(
-        release.exists(),
-        "{} is missing: run `cargo build --release -p palisade` first",
-        release.display()
-    );
+    palisade_integration::lab::release_palisade();
     let cache =
         std::env::var("PALISADE_LAB_CACHE").unwrap_or_else(|_| "/var/cache/palisade-lab".into());
     if !Path::new(&cache).join(kernel).join(".complete").exists() {

@@ -38,15 +38,7 @@ grep -c '"operation":"unlink"' /tmp/ev | sed 's/^/DECISIONS /'
 fn ns_pids_from_tetragon_match_pids_on_6_12() {
     require_root();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let release = std::env::var_os("CARGO_TARGET_DIR")
-        .map(Into::into)
-        .unwrap_or_else(|| root.join("target"))
-        .join("release/palisade");
-    assert!(
-        release.exists(),
-        "{} is missing: run `cargo build --release -p palisade` first",
-        release.display()
-    );
+    palisade_integration::lab::release_palisade();
     let files = tempfile::tempdir().unwrap();
     fs::write(files.path().join("not-init.yaml"), POLICY).unwrap();
     let out = Command::new(root.join("integration/kernel-lab.sh"))

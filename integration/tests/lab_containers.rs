@@ -14,9 +14,12 @@
 //! test with the command to run. Each kernel takes 2.5-3.5 min under TCG; the two runs are
 //! serialized (two TCG guests on two cores would only slow each other down).
 
-use std::{collections::HashMap, path::Path, process::Command, sync::Mutex};
+use std::sync::Mutex;
 
-use palisade_integration::agent::require_root;
+use palisade_integration::{
+    agent::require_root,
+    lab::{self, LabRun},
+};
 use serde_json::Value;
 
 static ONE_GUEST_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -36,54 +39,10 @@ const ROWS: &[&str] = &[
     "podman-hook-fail-open",
 ];
 
-struct Outcome {
-    ok: bool,
-    rows: HashMap<String, (bool, String)>,
-    events: HashMap<String, Value>,
-    output: String,
-}
-
-fn run(kernel: &str) -> Outcome {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("lab-containers/run.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .args(["--kernel", kernel])
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_ne!(
-        out.status.code(),
-        Some(2),
-        "prerequisites missing for {} (it names the command to run):\n{stderr}",
-        script.display()
-    );
-    let mut rows = HashMap::new();
-    let mut events = HashMap::new();
-    for line in stdout.lines() {
-        if let Some(rest) = line.strip_prefix("EVENT ") {
-            let (name, json) = rest.split_once(' ').expect("EVENT NAME JSON");
-            let v: Value = serde_json::from_str(json)
-                .unwrap_or_else(|e| panic!("EVENT {name} is not JSON ({e}): {json}"));
-            events.insert(name.to_owned(), v);
-            continue;
-        }
-        let mut words = line.split_whitespace();
-        if let (Some(name), Some(verdict)) = (words.next(), words.next()) {
-            if ROWS.contains(&name) && (verdict == "PASS" || verdict == "FAIL") {
-                rows.insert(
-                    name.to_owned(),
-                    (verdict == "PASS", words.collect::<Vec<_>>().join(" ")),
-                );
-            }
-        }
-    }
-    Outcome {
-        ok: out.status.success(),
-        rows,
-        events,
-        output: format!("{stdout}\n--- stderr\n{stderr}"),
-    }
+fn run(kernel: &str) -> LabRun {
+    let mut cmd = lab::script("lab-containers/run.sh");
+    cmd.args(["--kernel", kernel]);
+    lab::run(cmd, ROWS)
 }
 
 /// Problems with the enforcement event `e` for `what`, expecting `who` (a JSON pointer and value).
@@ -118,14 +77,7 @@ fn check(kernel: &str) {
         .lock()
         .unwrap_or_else(|p| p.into_inner());
     let o = run(kernel);
-    let mut problems = Vec::new();
-    for name in ROWS {
-        match o.rows.get(*name) {
-            Some((true, _)) => {}
-            Some((false, why)) => problems.push(format!("{name} FAILED: {why}")),
-            None => problems.push(format!("{name}: not reported")),
-        }
-    }
+    let mut problems = o.row_problems(ROWS);
     problems.extend(event_problems(
         "CRI pod",
         o.events.get("cri-protected"),

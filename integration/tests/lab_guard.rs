@@ -13,9 +13,7 @@
 //! builds of palisade and cri-run; a missing prerequisite FAILS the test with the command to run.
 //! One kernel only (the guard's BPF is the same on 6.1): about 3 minutes under TCG.
 
-use std::{collections::HashMap, path::Path, process::Command};
-
-use palisade_integration::agent::require_root;
+use palisade_integration::{agent::require_root, lab};
 use serde_json::Value;
 
 const ROWS: &[&str] = &[
@@ -37,50 +35,15 @@ fn field<'a>(e: &'a Value, ptr: &str) -> Option<&'a Value> {
 #[test]
 fn plugin_down_at_container_start_with_fail_closed_on() {
     require_root();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("lab-containers/run.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .args(["--kernel", "6.12", "--", "--only", "guard"])
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_ne!(
-        out.status.code(),
-        Some(2),
-        "prerequisites missing for {} (it names the command to run):\n{stderr}",
-        script.display()
-    );
-    let mut rows = HashMap::new();
-    let mut events = HashMap::new();
-    for line in stdout.lines() {
-        if let Some(rest) = line.strip_prefix("EVENT ") {
-            let (name, json) = rest.split_once(' ').expect("EVENT NAME JSON");
-            let v: Value = serde_json::from_str(json)
-                .unwrap_or_else(|e| panic!("EVENT {name} is not JSON ({e}): {json}"));
-            events.insert(name.to_owned(), v);
-            continue;
-        }
-        let mut words = line.split_whitespace();
-        if let (Some(name), Some(verdict)) = (words.next(), words.next()) {
-            if ROWS.contains(&name) && (verdict == "PASS" || verdict == "FAIL") {
-                rows.insert(name.to_owned(), (verdict == "PASS", line.to_owned()));
-            }
-        }
-    }
-    let mut problems = Vec::new();
-    for name in ROWS {
-        match rows.get(*name) {
-            Some((true, _)) => {}
-            Some((false, l)) => problems.push(format!("FAILED: {l}")),
-            None => problems.push(format!("{name}: not reported")),
-        }
-    }
+    let mut cmd = lab::script("lab-containers/run.sh");
+    cmd.args(["--kernel", "6.12", "--", "--only", "guard"]);
+    let o = lab::run(cmd, ROWS);
+    let mut problems = o.row_problems(ROWS);
     for (ev, action, prevented, mechanism) in [
         ("guard-deny", "deny", true, "bpf_lsm"),
         ("guard-audit", "audit", false, "bpf_lsm"),
     ] {
-        let Some(e) = events.get(ev) else {
+        let Some(e) = o.events.get(ev) else {
             problems.push(format!("{ev}: no EVENT line"));
             continue;
         };
@@ -104,12 +67,13 @@ fn plugin_down_at_container_start_with_fail_closed_on() {
             problems.push(format!("{ev}: no binary path in args[0]"));
         }
     }
-    if !out.status.success() && problems.is_empty() {
+    if !o.ok && problems.is_empty() {
         problems.push("guest.sh exited non-zero".into());
     }
     assert!(
         problems.is_empty(),
-        "{}\n\n{stdout}\n--- stderr\n{stderr}",
-        problems.join("\n")
+        "{}\n\n{}",
+        problems.join("\n"),
+        o.output
     );
 }

@@ -17,9 +17,9 @@
 //! (fmod_ret programs). Needs root, the lab kernels (fetched on demand) and
 //! `cargo build --release -p palisade`; a missing prerequisite FAILS with the command to run.
 
-use std::{collections::HashMap, path::Path, process::Command, sync::Mutex};
+use std::sync::Mutex;
 
-use palisade_integration::agent::require_root;
+use palisade_integration::{agent::require_root, lab};
 use serde_json::Value;
 
 static ONE_GUEST_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -48,57 +48,22 @@ fn check(lsm: Option<&str>, mechanism: &str) {
     let _one = ONE_GUEST_AT_A_TIME
         .lock()
         .unwrap_or_else(|p| p.into_inner());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/protect-run.sh");
-    let mut cmd = Command::new("bash");
-    cmd.arg(&script).args(["--kernel", "6.12"]);
+    let mut cmd = lab::script("lab/protect-run.sh");
+    cmd.args(["--kernel", "6.12"]);
     if let Some(l) = lsm {
         cmd.args(["--lsm", l]);
     }
-    let out = cmd
-        .env(
-            "PALISADE_PROTECT_ATTACK",
-            env!("CARGO_BIN_EXE_protect-attack"),
-        )
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_ne!(
-        out.status.code(),
-        Some(2),
-        "prerequisites missing for {} (it names the command to run):\n{stderr}",
-        script.display()
+    cmd.env(
+        "PALISADE_PROTECT_ATTACK",
+        env!("CARGO_BIN_EXE_protect-attack"),
     );
-    let mut rows = HashMap::new();
-    let mut events = HashMap::new();
-    for line in stdout.lines() {
-        if let Some(rest) = line.strip_prefix("EVENT ") {
-            let (name, json) = rest.split_once(' ').expect("EVENT NAME JSON");
-            let v: Value = serde_json::from_str(json)
-                .unwrap_or_else(|e| panic!("EVENT {name} is not JSON ({e}): {json}"));
-            events.insert(name.to_owned(), v);
-            continue;
-        }
-        let mut words = line.split_whitespace();
-        if let (Some(name), Some(verdict)) = (words.next(), words.next()) {
-            if ROWS.contains(&name) && (verdict == "PASS" || verdict == "FAIL") {
-                rows.insert(name.to_owned(), verdict == "PASS");
-            }
-        }
-    }
-    let mut problems: Vec<String> = ROWS
-        .iter()
-        .filter_map(|r| match rows.get(*r) {
-            Some(true) => None,
-            Some(false) => Some(format!("{r} FAILED")),
-            None => Some(format!("{r}: not reported")),
-        })
-        .collect();
+    let o = lab::run(cmd, ROWS);
+    let mut problems = o.row_problems(ROWS);
     for (name, function, operation) in [
         ("kill", "security_task_kill", "kill"),
         ("map", "security_bpf_map", "bpf_map_fd"),
     ] {
-        let Some(l) = events.get(name).map(|e| &e["process_lsm"]) else {
+        let Some(l) = o.events.get(name).map(|e| &e["process_lsm"]) else {
             problems.push(format!("no {name} refusal event"));
             continue;
         };
@@ -121,13 +86,14 @@ fn check(lsm: Option<&str>, mechanism: &str) {
             problems.push(format!("{name} event: enforcement.prevented is not true"));
         }
     }
-    if !out.status.success() && problems.is_empty() {
-        problems.push(format!("protect-run.sh exited {:?}", out.status.code()));
+    if !o.ok && problems.is_empty() {
+        problems.push("protect-run.sh exited non-zero".into());
     }
     assert!(
         problems.is_empty(),
-        "{mechanism}:\n  {}\n\n{stdout}\n--- stderr\n{stderr}",
-        problems.join("\n  ")
+        "{mechanism}:\n  {}\n\n{}",
+        problems.join("\n  "),
+        o.output
     );
 }
 

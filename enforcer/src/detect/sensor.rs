@@ -11,7 +11,7 @@ use libbpf_rs::{
         Btf,
     },
     skel::{OpenSkel, Skel, SkelBuilder},
-    MapCore, OpenObject,
+    MapCore, OpenMapMut, OpenObject,
 };
 use palisade_bpf::{
     detect::{DetectSkel, DetectSkelBuilder},
@@ -99,6 +99,22 @@ fn covered_ops(hooks: &[String]) -> u32 {
     ops
 }
 
+/// Points an object's `events` and `stats` at the process sensor's ring buffer and counters.
+fn share(
+    events: &mut OpenMapMut<'_>,
+    counters: &mut OpenMapMut<'_>,
+    ring: &impl MapCore,
+    stats: &impl MapCore,
+) -> Result<()> {
+    events
+        .reuse_fd(ring.as_fd())
+        .context("sharing the process ring buffer")?;
+    counters
+        .reuse_fd(stats.as_fd())
+        .context("sharing the process counters")?;
+    Ok(())
+}
+
 fn load_lsm<'o>(
     obj: &'o mut MaybeUninit<OpenObject>,
     ring: &impl MapCore,
@@ -113,14 +129,7 @@ fn load_lsm<'o>(
     let mut open = DetectLsmSkelBuilder::default()
         .open(obj)
         .context("opening detect_lsm BPF object")?;
-    open.maps
-        .events
-        .reuse_fd(ring.as_fd())
-        .context("sharing the process ring buffer")?;
-    open.maps
-        .stats
-        .reuse_fd(stats.as_fd())
-        .context("sharing the process counters")?;
+    share(&mut open.maps.events, &mut open.maps.stats, ring, stats)?;
     if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
         ro.loader_enabled = opts.detect_loader;
     }
@@ -165,14 +174,7 @@ pub fn load<'o>(
     let mut open = DetectSkelBuilder::default()
         .open(&mut objs.tp)
         .context("opening detect BPF object")?;
-    open.maps
-        .events
-        .reuse_fd(ring.as_fd())
-        .context("sharing the process ring buffer")?;
-    open.maps
-        .stats
-        .reuse_fd(stats.as_fd())
-        .context("sharing the process counters")?;
+    share(&mut open.maps.events, &mut open.maps.stats, ring, stats)?;
     let mut hooks = DetectHooks {
         module_load: has_tracepoint(btf.as_ref(), "module_load"),
         module_request: has_tracepoint(btf.as_ref(), "module_request"),
