@@ -59,19 +59,9 @@ fn render_text(s: &Value) -> String {
         k["release"].as_str().unwrap_or("?")
     ));
     line(format!("BTF             {}", yes(&k["btf"])));
-    let lsms: Vec<&str> = k["lsm_list"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
     line(format!(
         "LSMs            {}",
-        if lsms.is_empty() {
-            "(unknown)".into()
-        } else {
-            lsms.join(",")
-        }
+        joined(&k["lsm_list"], ",", "(unknown)")
     ));
     line(format!("bpf LSM active  {}", yes(&k["bpf_lsm_active"])));
     line(format!("kprobes         {}", yes(&k["kprobes"])));
@@ -190,19 +180,13 @@ fn render_guard(g: &Value, line: &mut impl FnMut(String)) {
             "; NOT pinned: does not outlive the agent"
         }
     ));
-    let roots: Vec<&str> = g["roots"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
     line(format!(
         "guard roots     {}",
-        if roots.is_empty() {
-            "(none yet: the trees of NRI containers are added as they register)".into()
-        } else {
-            roots.join(" ")
-        }
+        joined(
+            &g["roots"],
+            " ",
+            "(none yet: the trees of NRI containers are added as they register)"
+        )
     ));
     for m in g["missing_roots"]
         .as_array()
@@ -216,4 +200,19 @@ fn render_guard(g: &Value, line: &mut impl FnMut(String)) {
         "guard counts    {} known cgroups, {} denied, {} audited, {} killed, {} records lost, agent exits {}",
         g["known"], g["denied"], g["audited"], g["killed"], g["ringbuf_drops"], g["agent_exits"]
     ));
+}
+
+/// The strings of a JSON array joined by `sep`, or `empty` when there are none.
+fn joined(v: &Value, sep: &str, empty: &str) -> String {
+    let items: Vec<&str> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if items.is_empty() {
+        empty.to_owned()
+    } else {
+        items.join(sep)
+    }
 }

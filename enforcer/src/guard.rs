@@ -21,7 +21,6 @@ use std::{
     mem::MaybeUninit,
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 use anyhow::{bail, Context, Result};
@@ -617,18 +616,7 @@ impl Guard {
                     tracing::error!("guard ring buffer: {e:#}");
                     return;
                 }
-                let rb = match b.build() {
-                    Ok(rb) => rb,
-                    Err(e) => {
-                        tracing::error!("guard ring buffer: {e:#}");
-                        return;
-                    }
-                };
-                while !tx.is_closed() {
-                    if rb.poll(Duration::from_millis(100)).is_err() && tx.is_closed() {
-                        break;
-                    }
-                }
+                crate::enforce::decision::drain_until_closed(b, &tx, "guard ring buffer");
             })
             .context("spawning the guard reader")?;
         Ok(rx)

@@ -191,21 +191,31 @@ pub(crate) fn spawn_reader(
                     return;
                 }
             }
-            let rb = match b.build() {
-                Ok(rb) => rb,
-                Err(e) => {
-                    tracing::error!("decision ring buffer: {e:#}");
-                    return;
-                }
-            };
-            while !tx.is_closed() {
-                if rb.poll(Duration::from_millis(100)).is_err() && tx.is_closed() {
-                    break;
-                }
-            }
+            drain_until_closed(b, &tx, "decision ring buffer");
         })
         .context("spawning the decision reader")?;
     Ok(rx)
+}
+
+/// Builds `b` and polls it on this (dedicated) thread until the receiving side of `tx` is gone;
+/// `what` names the ring buffer in the error logged when it cannot be built.
+pub(crate) fn drain_until_closed<T>(
+    b: libbpf_rs::RingBufferBuilder<'_, '_>,
+    tx: &tokio::sync::mpsc::Sender<T>,
+    what: &str,
+) {
+    let rb = match b.build() {
+        Ok(rb) => rb,
+        Err(e) => {
+            tracing::error!("{what}: {e:#}");
+            return;
+        }
+    };
+    while !tx.is_closed() {
+        if rb.poll(Duration::from_millis(100)).is_err() && tx.is_closed() {
+            break;
+        }
+    }
 }
 
 /// Enforcement counters, summed over CPUs.
