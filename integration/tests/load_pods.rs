@@ -270,7 +270,7 @@ async fn two_hundred_concurrent_pods_all_carry_pod_metadata_within_the_memory_bo
         missing.len(),
         missing[0]
     );
-    // The agent holds events from a not-yet-identified container cgroup for up to 2 s (runc's
+    // The agent holds events from a not-yet-identified container cgroup for up to 5 s (pending::HOLD) (runc's
     // own setup processes run there before NRI tells who the container is), then exports them
     // without `pod` and counts them in `identity_timeouts`. With 200 pods at once on 2 cores,
     // runc create can take longer than that: such events may lack the pod, but only runc's own

@@ -16,8 +16,11 @@ use std::{
 
 use crate::{containers::ContainerMeta, events::model::Envelope};
 
-/// Longest an event waits for its container's identity (containerd's NRI call timeout is 2 s).
-pub const HOLD: Duration = Duration::from_secs(2);
+/// Longest an event waits for its container's identity. containerd 1.7 runs `runc create`
+/// (whose setup processes already run in the container's cgroup) before it sends NRI
+/// StartContainer; on a loaded node (200 pods at once, 2 cores) that gap exceeded 2 s, so the
+/// hold is 5 s. It delays only events of container cgroups not registered yet.
+pub const HOLD: Duration = Duration::from_secs(5);
 /// Most events held at once; beyond it the oldest is released without identity.
 pub const MAX_HELD: usize = 16_384;
 
