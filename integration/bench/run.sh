@@ -140,7 +140,7 @@ spec:
       action: deny
 EOF
 
-other_progs=$(bpftool prog show 2>/dev/null | grep -cE '^[0-9]+: ' || echo "?")
+other_progs=$(bpftool prog show 2>/dev/null | grep -cE '^[0-9]+: ' || true)
 md "# palisade benchmark run"
 md ""
 md "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (+ local changes)')"
