@@ -251,19 +251,16 @@ fn try_load(rung: Rung, dir: Option<&Path>) -> Result<Loaded> {
     open.progs.pal_guard_tp_exec.set_autoload(rung == Rung::Tp);
     let mut adopted = false;
     if let Some(dir) = dir {
-        for (name, map) in [
-            ("state", &mut open.maps.pal_guard_state),
-            ("roots", &mut open.maps.pal_guard_roots),
-            ("known", &mut open.maps.pal_guard_known),
-            ("events", &mut open.maps.pal_guard_events),
-            ("stats", &mut open.maps.pal_guard_stats),
-        ] {
-            let path = dir.join(name);
-            adopted |= path.exists();
-            // libbpf reuses a compatible pinned map, or creates and pins a new one
-            map.set_pin_path(&path)
-                .with_context(|| format!("pin path {}", path.display()))?;
-        }
+        adopted = crate::sensors::process::pin_maps(
+            dir,
+            [
+                ("state", &mut open.maps.pal_guard_state),
+                ("roots", &mut open.maps.pal_guard_roots),
+                ("known", &mut open.maps.pal_guard_known),
+                ("events", &mut open.maps.pal_guard_events),
+                ("stats", &mut open.maps.pal_guard_stats),
+            ],
+        )?;
     }
     let skel = open.load().context("loading guard programs")?;
     let exec = match rung {

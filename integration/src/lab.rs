@@ -102,3 +102,26 @@ pub fn release_palisade() -> PathBuf {
     );
     release
 }
+
+/// Boots `kernel` in the lab with `files` as /lab, `extra` kernel-lab.sh arguments (`--bin`
+/// ...), runs the guest shell script `guest` and returns its stdout; panics with the whole output
+/// unless the guest exited 0.
+pub fn guest(kernel: &str, files: &Path, extra: &[String], guest: &str) -> String {
+    release_palisade();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("kernel-lab.sh");
+    let out = Command::new(&script)
+        .args(["--kernel", kernel, "--files"])
+        .arg(files)
+        .args(extra)
+        .args(["--", guest])
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "kernel lab {kernel} failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}

@@ -40,7 +40,6 @@ grep -h '^{"process_kprobe\|^{"process_loader' /tmp/ev.json
 /// The guest's events and its whole output.
 fn lab(kernel: &str) -> (Vec<Value>, String) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    palisade_integration::lab::release_palisade();
     let cache =
         std::env::var("PALISADE_LAB_CACHE").unwrap_or_else(|_| "/var/cache/palisade-lab".into());
     if !Path::new(&cache).join(kernel).join(".complete").exists() {
@@ -90,26 +89,13 @@ fn lab(kernel: &str) -> (Vec<Value>, String) {
         bin_args.push("--bin".into());
         bin_args.push(build(bins.path(), demo).to_str().unwrap().to_owned());
     }
-    let out = Command::new(root.join("integration/kernel-lab.sh"))
-        .args(["--kernel", kernel, "--files"])
-        .arg(dir.path())
-        .args(&bin_args)
-        .args(["--", GUEST])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "kernel lab {kernel} failed ({}):\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = palisade_integration::lab::guest(kernel, dir.path(), &bin_args, GUEST);
     let evs = stdout
         .lines()
         .filter(|l| l.starts_with('{'))
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
-    (evs, stdout.into_owned())
+    (evs, stdout)
 }
 
 fn one<'a>(

@@ -4,7 +4,7 @@
 //! namespace the shell (pid 1) may delete, its child `rm` (pid 2) may not; outside, the workload
 //! (not pid 1 of the host) may not either. Needs root and the lab.
 
-use std::{fs, path::Path, process::Command};
+use std::fs;
 
 use palisade_integration::agent::require_root;
 
@@ -37,23 +37,9 @@ grep -c '"operation":"unlink"' /tmp/ev | sed 's/^/DECISIONS /'
 #[test]
 fn ns_pids_from_tetragon_match_pids_on_6_12() {
     require_root();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    palisade_integration::lab::release_palisade();
     let files = tempfile::tempdir().unwrap();
     fs::write(files.path().join("not-init.yaml"), POLICY).unwrap();
-    let out = Command::new(root.join("integration/kernel-lab.sh"))
-        .args(["--kernel", "6.12", "--files"])
-        .arg(files.path())
-        .args(["--", GUEST])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "kernel lab failed ({}):\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = palisade_integration::lab::guest("6.12", files.path(), &[], GUEST);
     let has = |l: &str| stdout.lines().any(|x| x.trim() == l);
     for want in [
         "RC outside 1",

@@ -41,17 +41,14 @@ pub fn load<'obj>(
     if let Some(dir) = pin_dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating pin directory {}", dir.display()))?;
-        for (name, map) in [
-            ("events", &mut open.maps.events),
-            ("procs", &mut open.maps.procs),
-            ("stats", &mut open.maps.stats),
-        ] {
-            let path = dir.join(name);
-            adopted |= path.exists();
-            // libbpf reuses a compatible pinned map, or creates and pins a new one
-            map.set_pin_path(&path)
-                .with_context(|| format!("pin path {}", path.display()))?;
-        }
+        adopted = pin_maps(
+            dir,
+            [
+                ("events", &mut open.maps.events),
+                ("procs", &mut open.maps.procs),
+                ("stats", &mut open.maps.stats),
+            ],
+        )?;
     }
     let skel = open
         .load()
@@ -121,4 +118,20 @@ pub fn counters(stats: &MapHandle) -> Result<KernelCounters> {
 /// A `Send` handle on the stats map, for readers outside the loading thread.
 pub fn stats_handle(skel: &ProcessSkel<'_>) -> Result<MapHandle> {
     MapHandle::try_from(&skel.maps.stats).context("duplicating stats map fd")
+}
+
+/// Points each map at `dir/<name>` before load: libbpf reuses a compatible pinned map, or
+/// creates and pins a new one. True when any of them was pinned already (state to adopt).
+pub(crate) fn pin_maps<'a, const N: usize>(
+    dir: &Path,
+    maps: [(&str, &mut libbpf_rs::OpenMapMut<'a>); N],
+) -> Result<bool> {
+    let mut adopted = false;
+    for (name, map) in maps {
+        let path = dir.join(name);
+        adopted |= path.exists();
+        map.set_pin_path(&path)
+            .with_context(|| format!("pin path {}", path.display()))?;
+    }
+    Ok(adopted)
 }
